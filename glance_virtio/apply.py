@@ -1,0 +1,127 @@
+"""Carry out property changes: concurrent, retried, verified, journaled."""
+
+import concurrent.futures
+import dataclasses
+import logging
+import time
+from typing import Mapping, Optional
+
+from glance_virtio import glance
+
+LOG = logging.getLogger(__name__)
+
+CHANGED = 'changed'
+UNCHANGED = 'unchanged'
+CONFLICT = 'conflict'
+FAILED = 'failed'
+ATTEMPTS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Write:
+    """Take the keys of one image from expected to desired (None: absent)."""
+
+    image_id: str
+    name: str
+    expected: Mapping[str, Optional[str]]
+    desired: Mapping[str, Optional[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    image_id: str
+    name: str
+    outcome: str
+    before: Mapping[str, Optional[str]]
+    after: Mapping[str, Optional[str]]
+    error: str = ''
+
+
+def json_patch(current, desired):
+    """JSON-patch ops taking current properties to desired values."""
+    ops = []
+    for key, value in sorted(desired.items()):
+        if value is None:
+            if key in current:
+                ops.append({'op': 'remove', 'path': '/' + key})
+        elif current.get(key) != value:
+            op = 'replace' if key in current else 'add'
+            ops.append({'op': op, 'path': '/' + key, 'value': value})
+    return ops
+
+
+def _values(image, keys):
+    return {k: image.properties.get(k) for k in keys}
+
+
+def _retry(func, *args, sleep=time.sleep, backoff=0.5):
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return func(*args)
+        except glance.GlanceError as e:
+            if not e.retriable or attempt == ATTEMPTS:
+                raise
+            LOG.info('retrying after %s (attempt %d)', e, attempt)
+            sleep(backoff * 2 ** (attempt - 1))
+
+
+def write_one(conn, write, journal, sleep=time.sleep):
+    """Apply one Write; never raises for a per-image failure."""
+    keys = list(write.desired)
+    desired = dict(write.desired)
+    current, wrote = dict(write.expected), False
+    try:
+        for attempt in range(1, ATTEMPTS + 1):
+            image = _retry(glance.get_image, conn, write.image_id, sleep=sleep)
+            current = _values(image, keys)
+            if current == desired:
+                break
+            if current != dict(write.expected):
+                return _finish(journal, write, CONFLICT, current, wrote,
+                               'changed by someone else since the plan: %s'
+                               % ', '.join(k for k in keys if current[k]
+                                           != write.expected[k]))
+            ops = json_patch(image.properties, desired)
+            journal.write('intent', image=write.image_id, name=write.name,
+                          before=current, after=desired, ops=ops)
+            wrote = True
+            try:
+                glance.patch_image(conn, write.image_id, ops)
+            except glance.GlanceError as e:
+                if not e.retriable or attempt == ATTEMPTS:
+                    raise
+                LOG.info('%s: %s; re-reading before retry', write.image_id, e)
+                sleep(0.5 * 2 ** (attempt - 1))
+                continue
+            current = _values(_retry(glance.get_image, conn, write.image_id,
+                                     sleep=sleep), keys)
+            break
+    except glance.GlanceError as e:
+        return _finish(journal, write, FAILED, current, wrote, str(e))
+    if current != desired:
+        return _finish(journal, write, CONFLICT, current, wrote,
+                       'verification read shows %s: a concurrent writer'
+                       % current)
+    return _finish(journal, write, CHANGED if wrote else UNCHANGED, current,
+                   wrote)
+
+
+def _finish(journal, write, outcome, observed, wrote, error=''):
+    if wrote:
+        journal.write('result', image=write.image_id, outcome=outcome,
+                      observed=observed, error=error)
+    return Outcome(write.image_id, write.name, outcome, dict(write.expected),
+                   observed, error)
+
+
+def run(conn, writes, journal, concurrency=8, progress=None):
+    """Apply writes with bounded concurrency; outcomes in input order."""
+    outcomes = [None] * len(writes)
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        futures = {pool.submit(write_one, conn, w, journal): n
+                   for n, w in enumerate(writes)}
+        for future in concurrent.futures.as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            if progress:
+                progress(outcomes[futures[future]])
+    return outcomes

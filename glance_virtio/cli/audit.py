@@ -1,0 +1,86 @@
+"""virtio-audit: report each image's driver readiness and findings."""
+
+import logging
+
+from cliff import lister
+from osc_lib import exceptions
+
+from glance_virtio import audit
+from glance_virtio.cli import common
+from glance_virtio import model
+
+LOG = logging.getLogger(__name__)
+
+COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Owner', 'owner', None),
+    ('OS', 'os', None), ('OS Source', 'os_source', None),
+    ('Disk Bus', 'hw_disk_bus', None), ('SCSI Model', 'hw_scsi_model', None),
+    ('VIF Model', 'hw_vif_model', None),
+    ('Machine Type', 'machine_type', None),
+    ('Readiness', 'readiness', common.DictColumn),
+    ('Recommended Bus', 'recommended_bus', None),
+    ('Findings', 'findings', common.FindingsColumn),
+)
+LONG_COLUMNS = (
+    ('Visibility', 'visibility', None), ('Status', 'status', None),
+    ('Snapshot', 'snapshot', None), ('OS Family', 'os_family', None),
+    ('OS Confidence', 'os_confidence', None),
+    ('Readiness Reasons', 'readiness_reasons', common.DictColumn),
+    ('Severity', 'severity', None), ('Inspected', 'inspected', None),
+    ('Details', 'findings', common.MessagesColumn),
+)
+
+
+def table(rows, long):
+    spec = COLUMNS + (LONG_COLUMNS if long else ())
+    data = [tuple(kind(row[key]) if kind else row[key]
+                  for _, key, kind in spec) for row in rows]
+    return tuple(name for name, _, _ in spec), data
+
+
+class AuditImages(lister.Lister):
+    """Audit images for virtio disk bus readiness and known-bad properties"""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        common.add_selection(parser, snapshots_default=True)
+        parser.add_argument('--long', action='store_true',
+                            help='List additional fields in output')
+        parser.add_argument('--deep', action='store_true',
+                            help='Inspect the disk images themselves (Range '
+                                 'reads, cached by checksum)')
+        parser.add_argument('--fail-on', metavar='<severity>',
+                            choices=model.SEVERITIES,
+                            help='Exit with code %d when a finding of this '
+                                 'severity or worse exists (error, warning, '
+                                 'info)' % common.EXIT_FINDINGS)
+        parser.add_argument('--only-findings', action='store_true',
+                            help='List only images with findings')
+        return parser
+
+    def take_action(self, parsed_args):
+        policy = common.load_policy(self.app)
+        conn = common.connection(self.app)
+        images = common.select(conn, parsed_args)
+        if parsed_args.images and not images:
+            raise exceptions.CommandError('none of the images matched')
+        catalogue = common.base_images(conn, images)
+        inspections = None
+        if parsed_args.deep:
+            from glance_virtio import inspection
+            inspections = inspection.inspect_images(
+                conn, images, common.load_conf(self.app))
+        rows = audit.audit(images, policy, catalogue, inspections)
+        self._rows = rows
+        if parsed_args.only_findings:
+            rows = [r for r in rows if r['findings']]
+        long = parsed_args.long or common.wants_everything(parsed_args)
+        return table(rows, long)
+
+    def run(self, parsed_args):
+        self._rows = []
+        result = super().run(parsed_args)
+        if result == 0 and parsed_args.fail_on and audit.failing(
+                self._rows, parsed_args.fail_on):
+            return common.EXIT_FINDINGS
+        return result

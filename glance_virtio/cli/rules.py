@@ -1,0 +1,18 @@
+"""virtio-rules: list the rules the audit and the planner apply."""
+
+from cliff import lister
+
+from glance_virtio.cli import common
+from glance_virtio import rules
+
+
+class ListRules(lister.Lister):
+    """List the rules glance-virtio checks, with the site policy applied"""
+
+    def take_action(self, parsed_args):
+        policy = common.load_policy(self.app)
+        columns = ('ID', 'Severity', 'Enabled', 'Summary', 'Source')
+        data = [(r.id, rules.severity_for(r, policy),
+                 r.id not in policy.disabled_rules, r.summary, r.source)
+                for r in rules.RULES]
+        return columns, data

@@ -1,0 +1,153 @@
+"""The only module that talks to Glance: list, get, patch, range reads."""
+
+import fnmatch
+import json
+import logging
+
+from keystoneauth1 import exceptions as ks_exc
+
+from glance_virtio import model
+
+LOG = logging.getLogger(__name__)
+
+PATCH_TYPE = 'application/openstack-images-v2.1-json-patch'
+PAGE_SIZE = 1000
+CORE_KEYS = frozenset((
+    'id', 'name', 'status', 'visibility', 'owner', 'protected', 'checksum',
+    'os_hash_algo', 'os_hash_value', 'size', 'virtual_size', 'disk_format',
+    'container_format', 'created_at', 'updated_at', 'tags', 'file', 'self',
+    'schema', 'min_ram', 'min_disk', 'os_hidden', 'direct_url', 'locations',
+    'stores'))
+CLIENT_ERRORS = {
+    401: 'authentication failed: check the credentials of the cloud',
+    403: 'forbidden: the user may not do this to this image',
+    404: 'not found, or not visible to this project',
+    409: 'conflict: the image is in a state that forbids this change',
+    413: 'too many properties (Glance image_property_quota)',
+}
+
+
+class GlanceError(Exception):
+    """A Glance request failed; status is the HTTP code or None."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retriable(self):
+        return self.status is None or self.status >= 500
+
+
+def to_image(body):
+    """A model.Image from a Glance v2 image JSON body."""
+    props = {k: v for k, v in body.items() if k not in CORE_KEYS}
+    return model.Image(
+        id=body['id'], name=body.get('name') or '',
+        owner=body.get('owner') or '', visibility=body.get('visibility', ''),
+        status=body.get('status', ''), checksum=body.get('checksum'),
+        size=body.get('size'), disk_format=body.get('disk_format'),
+        properties={k: v if isinstance(v, str) else json.dumps(v)
+                    for k, v in props.items()},
+        tags=tuple(body.get('tags') or ()))
+
+
+def _request(conn, url, method='GET', **kwargs):
+    try:
+        resp = conn.image.request(url, method, raise_exc=False, **kwargs)
+    except ks_exc.ConnectFailure as e:
+        raise GlanceError('cannot reach Glance: %s' % e) from e
+    except ks_exc.ConnectTimeout as e:
+        raise GlanceError('Glance timed out: %s' % e) from e
+    except ks_exc.EndpointNotFound as e:
+        raise GlanceError('no image endpoint in the service catalog: %s'
+                          % e) from e
+    except ks_exc.Unauthorized as e:
+        raise GlanceError('authentication failed: %s' % e, 401) from e
+    except ks_exc.ClientException as e:
+        raise GlanceError('Glance request failed: %s' % e) from e
+    if resp.status_code >= 400:
+        raise GlanceError('%s %s: HTTP %s %s' % (
+            method, url, resp.status_code,
+            CLIENT_ERRORS.get(resp.status_code, _detail(resp))),
+            resp.status_code)
+    return resp
+
+
+def _detail(resp):
+    text = (resp.text or '').strip().replace('\n', ' ')
+    return text[:200] or resp.reason or 'error'
+
+
+def list_images(conn, filters=None, name_pattern=None):
+    """Yield every image matching the server-side filters, page by page."""
+    params = dict(filters or {}, limit=PAGE_SIZE)
+    url = '/images'
+    while url:
+        body = _request(conn, url, params=params, connect_retries=3).json()
+        for item in body.get('images', []):
+            if name_pattern and not fnmatch.fnmatchcase(
+                    item.get('name') or '', name_pattern):
+                continue
+            yield to_image(item)
+        url = body.get('next')
+        if url:
+            url = url[url.index('/images'):] if '/images' in url else None
+            params = None
+
+
+def get_image(conn, image_id):
+    return to_image(_request(conn, '/images/%s' % image_id,
+                             connect_retries=3).json())
+
+
+def find_images(conn, refs):
+    """Resolve ids or names; a ref that fails becomes an Image with error."""
+    found = []
+    for ref in refs:
+        try:
+            found.append(get_image(conn, ref))
+            continue
+        except GlanceError as e:
+            if e.status not in (400, 404):
+                found.append(model.Image(id=ref, error=str(e)))
+                continue
+        matches = list(list_images(conn, {'name': ref}))
+        if len(matches) == 1:
+            found.append(matches[0])
+        elif not matches:
+            found.append(model.Image(
+                id=ref, error='no image with id or name %s is visible' % ref))
+        else:
+            found.append(model.Image(
+                id=ref, error='%d images are named %s: give an id'
+                % (len(matches), ref)))
+    return found
+
+
+def patch_image(conn, image_id, ops):
+    """Send one JSON patch and return the image Glance answers with."""
+    resp = _request(conn, '/images/%s' % image_id, 'PATCH',
+                    data=json.dumps(ops),
+                    headers={'Content-Type': PATCH_TYPE})
+    return to_image(resp.json())
+
+
+def read_range(conn, image_id, offset, length):
+    """Bytes [offset, offset+length) of an image's data, by a Range GET."""
+    end = offset + length - 1
+    resp = _request(conn, '/images/%s/file' % image_id, stream=True,
+                    headers={'Range': 'bytes=%d-%d' % (offset, end)},
+                    connect_retries=3)
+    try:
+        if resp.status_code != 206:
+            raise GlanceError('Glance ignored the Range header (HTTP %s): '
+                              'refusing to download the whole image'
+                              % resp.status_code, resp.status_code)
+        data = resp.raw.read(length + 1, decode_content=True)
+    finally:
+        resp.close()
+    if len(data) != length:
+        raise GlanceError('short range read at %d: %d of %d bytes'
+                          % (offset, len(data), length))
+    return data

@@ -1,0 +1,38 @@
+import json
+import os
+
+import pytest
+
+from glance_virtio import journal
+
+
+def test_records_are_durable_and_readable(tmp_path):
+    path = tmp_path / 'sub' / 'j.jsonl'
+    with journal.Journal(str(path)) as j:
+        j.write('start', cloud='c')
+        j.write('intent', image='a', name='A', before={'k': None},
+                after={'k': 'v'}, ops=[])
+        j.write('result', image='a', outcome='changed')
+        j.write('intent', image='b', name='B', before={'k': 'x'},
+                after={'k': 'v'}, ops=[])
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    records = journal.read(str(path))
+    assert [r['type'] for r in records] == ['start', 'intent', 'result',
+                                            'intent']
+    touched = {t['image']: t for t in journal.touched(records)}
+    assert touched['a']['outcome'] == 'changed'
+    assert touched['b']['outcome'] == 'uncertain'
+    assert touched['b']['before'] == {'k': 'x'}
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    path.write_text(json.dumps({'type': 'start'}) + '\n{"type": "inte')
+    assert journal.read(str(path)) == [{'type': 'start'}]
+
+
+def test_corrupt_middle_line_is_an_error(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    path.write_text('{"type": "start"}\nnot json\n{"type": "end"}\n')
+    with pytest.raises(ValueError, match='line 2'):
+        journal.read(str(path))

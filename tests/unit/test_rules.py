@@ -1,0 +1,152 @@
+"""Every rule fires on its bad case and stays quiet on a good one."""
+
+import pytest
+
+from glance_virtio import detect
+from glance_virtio import model
+from glance_virtio import rules
+
+UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}
+GOOD = dict(UBUNTU, hw_disk_bus='scsi', hw_scsi_model='virtio-scsi')
+WIN_READY = {'os_type': 'windows', 'virtio_drivers': 'viostor,vioscsi,netkvm'}
+INSPECTED_VD = {'status': 'ok', 'os': {'family': 'linux', 'distro': 'ubuntu',
+                                       'version': '22.04'},
+                'drivers': {}, 'linux': {'uses_vd_names': True}}
+INSPECTED_WIN = {'status': 'ok', 'os': {'family': 'windows'},
+                 'drivers': {'virtio_scsi': {'state': 'missing',
+                                             'evidence': ['no vioscsi']}}}
+BASE = model.Image('base', 'ubuntu', properties=dict(GOOD))
+
+# rule id, properties, name, inspection, context extras
+BAD = [
+    ('GV001', dict(GOOD, hw_disk_bus='virtio-blk'), '', None, {}),
+    ('GV001', dict(GOOD, hw_vif_model='virtio-net'), '', None, {}),
+    ('GV001', dict(GOOD, os_type='Linux'), '', None, {}),
+    ('GV002', dict(UBUNTU, hw_disk_bus='xen'), '', None, {}),
+    ('GV003', dict(UBUNTU, hw_disk_bus='ide', hw_machine_type='q35'), '',
+     None, {}),
+    ('GV003', dict(GOOD, hw_cdrom_bus='ide', hw_machine_type='pc-q35-8.2'),
+     '', None, {}),
+    ('GV004', dict(UBUNTU, hw_disk_bus='ide'), '', None, {}),
+    ('GV005', dict(UBUNTU, hw_disk_bus='scsi'), '', None, {}),
+    ('GV006', dict(UBUNTU, hw_disk_bus='virtio', hw_scsi_model='virtio-scsi'),
+     '', None, {}),
+    ('GV007', dict(GOOD, hw_scsi_model='lsilogic'), '', None, {}),
+    ('GV010', {'os_type': 'windows', 'hw_disk_bus': 'virtio',
+               'virtio_drivers': 'vioscsi'}, '', None, {}),
+    ('GV010', {'os_type': 'windows', 'hw_disk_bus': 'scsi',
+               'hw_scsi_model': 'virtio-scsi'}, '', INSPECTED_WIN, {}),
+    ('GV011', {'os_type': 'windows', 'hw_disk_bus': 'scsi',
+               'hw_scsi_model': 'virtio-scsi'}, '', None, {}),
+    ('GV011', {}, 'Windows Server 2019', None, {}),
+    ('GV012', {'os_distro': 'centos', 'os_version': '6.10',
+               'hw_disk_bus': 'scsi', 'hw_scsi_model': 'virtio-scsi'}, '',
+     None, {}),
+    ('GV012', {'hw_disk_bus': 'sata'}, 'CentOS-6.10', None, {}),
+    ('GV013', {'os_type': 'linux', 'hw_disk_bus': 'scsi',
+               'hw_scsi_model': 'virtio-scsi'}, '', None, {}),
+    ('GV014', dict(WIN_READY, virtio_drivers='viostor', hw_disk_bus='virtio'),
+     '', None, {}),
+    ('GV015', {'hw_disk_bus': 'virtio'}, 'golden-image', None, {}),
+    ('GV016', dict(UBUNTU, os_type='windows'), '', None, {}),
+    ('GV020', dict(GOOD, hw_disk_bus_model='virtio'), '', None, {}),
+    ('GV020', dict(GOOD, **{'os-type': 'linux'}), '', None, {}),
+    ('GV021', {'os_distro': 'windows', 'hw_disk_bus': 'sata'}, '', None, {}),
+    ('GV022', dict(GOOD, os_secure_boot='required'), '', None, {}),
+    ('GV023', dict(GOOD, hw_disk_bus='virtio', hw_scsi_model=None,
+                   image_type='snapshot', base_image_ref='base'), '', None,
+     {'catalogue': {'base': BASE}}),
+    ('GV024', GOOD, '', None,
+     {'before': dict(UBUNTU, hw_disk_bus='virtio')}),
+    ('GV025', dict(UBUNTU, hw_disk_bus='ide'), '', None, {}),
+    ('GV026', GOOD, '', INSPECTED_VD, {}),
+]
+
+
+def image(props, name='', **kwargs):
+    props = {k: v for k, v in props.items() if v is not None}
+    return model.Image('img', name, properties=props, **kwargs)
+
+
+def findings(props, name='', inspection=None, extras=None, policy=None):
+    extras = dict(extras or {})
+    before = extras.pop('before', None)
+    if before is not None:
+        extras['before'] = detect.facts(image(before, name))
+    ctx = rules.Context(policy=policy or model.Policy(), **extras)
+    return rules.evaluate(detect.facts(image(props, name), inspection), ctx)
+
+
+def ids(found):
+    return {f.rule for f in found}
+
+
+@pytest.mark.parametrize('rule_id,props,name,inspection,extras', BAD)
+def test_rule_fires(rule_id, props, name, inspection, extras):
+    found = findings(props, name, inspection, extras)
+    assert rule_id in ids(found)
+    rule = rules.by_id()[rule_id]
+    assert all(f.severity == rule.severity for f in found
+               if f.rule == rule_id)
+
+
+def test_every_rule_has_a_bad_case():
+    tested = {case[0] for case in BAD} | {'GV000'}
+    assert tested == set(rules.by_id())
+
+
+@pytest.mark.parametrize('props,name', [
+    (GOOD, ''),
+    (dict(UBUNTU, hw_disk_bus='virtio'), ''),
+    (dict(WIN_READY, hw_disk_bus='scsi', hw_scsi_model='virtio-scsi'), ''),
+    (dict(WIN_READY, hw_disk_bus='virtio'), ''),
+    ({'os_type': 'linux', 'os_distro': 'rhel', 'os_version': '9.4',
+      'hw_disk_bus': 'sata', 'hw_machine_type': 'q35', 'hw_firmware_type':
+      'uefi', 'os_secure_boot': 'required'}, ''),
+])
+def test_clean_images_have_no_warning_or_error(props, name):
+    found = findings(props, name)
+    assert [f for f in found if f.severity != model.INFO] == []
+
+
+def test_unreadable_image_is_one_gv000():
+    facts = detect.facts(model.Image('x', error='HTTP 403 forbidden'))
+    found = rules.evaluate(facts)
+    assert [(f.rule, f.severity) for f in found] == [('GV000', 'error')]
+    assert '403' in found[0].message
+
+
+def test_windows_default_bus_is_virtio():
+    found = findings({'os_type': 'windows'})
+    assert any(f.rule == 'GV011' and 'Nova defaults to virtio' in f.message
+               for f in found)
+
+
+def test_policy_overrides_and_disables():
+    props = dict(UBUNTU, hw_disk_bus='ide')
+    policy = model.Policy(severity_overrides={'GV004': 'error'},
+                          disabled_rules=('GV025',))
+    found = findings(props, policy=policy)
+    assert ('GV004', 'error') in {(f.rule, f.severity) for f in found}
+    assert 'GV025' not in ids(found)
+
+
+def test_q35_default_machine_type_from_policy():
+    props = dict(UBUNTU, hw_disk_bus='ide')
+    assert 'GV003' not in ids(findings(props))
+    policy = model.Policy(default_machine_type='q35')
+    assert 'GV003' in ids(findings(props, policy=policy))
+
+
+def test_findings_sorted_most_severe_first():
+    found = findings({'hw_disk_bus': 'scsi', 'os_type': 'windows'})
+    ranks = [model.severity_rank(f.severity) for f in found]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+def test_typo_suggests_the_known_key():
+    found = findings(dict(GOOD, hw_disk_bus_model='virtio', hw_dsik_bus='x'))
+    messages = [f.message for f in found if f.rule == 'GV020']
+    assert len(messages) == 2
+    assert any('did you mean hw_disk_bus?' in m for m in messages)
+    assert not any('virtio_drivers' in m for m in messages)
