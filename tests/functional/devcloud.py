@@ -1,0 +1,57 @@
+"""Helpers for functional tests that need the local cloud (tools/devcloud.py).
+
+    info = ensure_running()      # installs + starts on first use (slow once)
+    os.environ['OS_CLIENT_CONFIG_FILE'] = info['clouds_yaml']
+    openstack.connect(cloud=info['admin_cloud'])   # or info['member_cloud']
+
+stop_glance(kill=True) / start_glance() crash and revive Glance only.
+DEVCLOUD_DIR, DEVCLOUD_KEYSTONE_PORT and DEVCLOUD_GLANCE_PORT are honoured.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'devcloud.py'
+
+
+class DevcloudError(RuntimeError):
+    pass
+
+
+def _run(*args, timeout=900):
+    proc = subprocess.run([sys.executable, str(SCRIPT)] + list(args),
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise DevcloudError('devcloud %s failed (exit %d):\n%s%s' % (
+            ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc.stdout
+
+
+def info():
+    """Paths and URLs (no secrets): state_dir, clouds_yaml, admin_cloud,
+    member_cloud, keystone_url, glance_url, logs_dir, image_dir, region."""
+    return json.loads(_run('info'))
+
+
+def ensure_running():
+    """Start the cloud unless it is already up; return info()."""
+    _run('start')
+    return info()
+
+
+def is_running():
+    proc = subprocess.run([sys.executable, str(SCRIPT), 'status'],
+                          capture_output=True, stdin=subprocess.DEVNULL)
+    return proc.returncode == 0
+
+
+def stop_glance(kill=False):
+    """Stop Glance; kill=True sends SIGKILL at once (a crash)."""
+    _run('stop-glance', *(['--kill'] if kill else []))
+
+
+def start_glance():
+    _run('start-glance')
