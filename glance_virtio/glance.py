@@ -56,7 +56,7 @@ def _request(conn, url, method='GET', **kwargs):
     try:
         resp = conn.image.request(url, method, raise_exc=False, **kwargs)
     except ks_exc.ConnectFailure as e:
-        raise GlanceError('cannot reach Glance: %s' % e) from e
+        raise GlanceError('cannot reach the cloud: %s' % e) from e
     except ks_exc.ConnectTimeout as e:
         raise GlanceError('Glance timed out: %s' % e) from e
     except ks_exc.EndpointNotFound as e:
@@ -117,7 +117,8 @@ def find_images(conn, refs):
             found.append(matches[0])
         elif not matches:
             found.append(model.Image(
-                id=ref, error='no image with id or name %s is visible' % ref))
+                id=ref, error='no image with id or name %s is visible to this '
+                'project (HTTP 404)' % ref))
         else:
             found.append(model.Image(
                 id=ref, error='%d images are named %s: give an id'

@@ -6,7 +6,8 @@ import sys
 
 from cliff import app
 from cliff import commandmanager
-import openstack
+from openstack import connection
+from openstack import exceptions as os_exceptions
 from openstack import config as os_config
 
 import glance_virtio
@@ -24,9 +25,11 @@ class ClientManager:
     @property
     def sdk_connection(self):
         if self._conn is None:
-            self._conn = openstack.connect(options=self._options,
-                                           app_name='glance-virtio',
-                                           app_version=glance_virtio.version())
+            region = os_config.OpenStackConfig(
+                app_name='glance-virtio',
+                app_version=glance_virtio.version()).get_one(
+                    argparse=self._options)
+            self._conn = connection.Connection(config=region)
         return self._conn
 
 
@@ -58,7 +61,12 @@ class GlanceVirtioApp(app.App):
 
 
 def main(argv=None):
-    return GlanceVirtioApp().run(sys.argv[1:] if argv is None else argv)
+    try:
+        return GlanceVirtioApp().run(sys.argv[1:] if argv is None else argv)
+    except os_exceptions.ConfigException as e:
+        sys.stderr.write('glance-virtio: cloud configuration: %s (see '
+                         'clouds.yaml, --os-cloud and OS_* variables)\n' % e)
+        return 1
 
 
 if __name__ == '__main__':

@@ -68,7 +68,7 @@ def add_selection(parser, snapshots_default):
                         help='Only images with this os_type property')
     parser.add_argument('--name', metavar='<pattern>', dest='name_pattern',
                         help='Only images whose name matches this shell '
-                             'pattern, e.g. "centos-*"')
+                             'glob pattern (fnmatch rules)')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--include-snapshots', dest='snapshots',
                        action='store_true', default=snapshots_default,
