@@ -105,11 +105,17 @@ _LINUX_BLK_SINCE = {
 }
 
 
+# KNOWLEDGE.md rule 9: treat RHEL 6 era guests as lacking AHCI at boot.
+_LINUX_SATA_SINCE = dict(_LINUX_BLK_SINCE, rhel=(7, 0), centos=(7, 0),
+                         oraclelinux=(7, 0))
+_TABLES = {'virtio_scsi': _LINUX_SCSI_SINCE, 'sata': _LINUX_SATA_SINCE,
+           'virtio_blk': _LINUX_BLK_SINCE, 'virtio_net': _LINUX_BLK_SINCE}
+
+
 def _linux(guest, driver):
     if driver == 'ide':
         return Readiness(READY, 'Linux kernels carry ata_piix/IDE support')
-    table = _LINUX_SCSI_SINCE if driver in ('virtio_scsi', 'sata') \
-        else _LINUX_BLK_SINCE
+    table = _TABLES[driver]
     version = _major(guest.version)
     if guest.distro not in table or version is None:
         what = guest.distro or 'Linux'

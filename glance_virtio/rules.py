@@ -1,7 +1,6 @@
 """The knowledge base: every known-bad or risky combination is a rule."""
 
 import dataclasses
-import difflib
 from typing import Callable, Mapping, Optional
 
 from glance_virtio import detect
@@ -13,19 +12,48 @@ DISK_BUSES = ('fdc', 'ide', 'sata', 'scsi', 'usb', 'virtio', 'xen', 'lxc',
 KVM_BUSES = ('virtio', 'scsi', 'ide', 'usb', 'fdc', 'sata')
 SCSI_MODELS = ('buslogic', 'ibmvscsi', 'lsilogic', 'lsisas1068',
                'lsisas1078', 'virtio-scsi', 'vmpvscsi')
+VIF_MODELS = ('virtio', 'ne2k_pci', 'pcnet', 'rtl8139', 'e1000', 'e1000e',
+              'netfront', 'spapr-vlan', 'lan9118', 'sriov', 'vmxnet',
+              'vmxnet3', 'igb')
+KVM_VIF_MODELS = ('virtio', 'ne2k_pci', 'pcnet', 'rtl8139', 'e1000',
+                  'e1000e', 'spapr-vlan', 'vmxnet3', 'igb')
 ENUMS = {
     'hw_disk_bus': DISK_BUSES,
     'hw_cdrom_bus': DISK_BUSES,
     'hw_rescue_bus': DISK_BUSES,
     'hw_scsi_model': SCSI_MODELS,
-    'hw_vif_model': ('virtio', 'ne2k_pci', 'pcnet', 'rtl8139', 'e1000',
-                     'e1000e', 'spapr-vlan', 'vmxnet3', 'igb'),
+    'hw_vif_model': VIF_MODELS,
     'hw_video_model': ('vga', 'cirrus', 'vmvga', 'xen', 'qxl', 'virtio',
                        'gop', 'none', 'bochs'),
     'hw_rng_model': ('virtio',),
     'hw_firmware_type': ('bios', 'uefi'),
     'os_type': ('linux', 'windows'),
+    'os_secure_boot': ('required', 'disabled', 'optional'),
+    'hw_tpm_model': ('tpm-tis', 'tpm-crb'),
+    'hw_tpm_version': ('1.2', '2.0'),
+    'hw_watchdog_action': ('disabled', 'reset', 'poweroff', 'pause', 'none'),
+    'hw_input_bus': ('usb', 'virtio'),
 }
+# Nova lowercases these and maps legacy names before checking the enum.
+NORMALISED = {
+    'os_type': {},
+    'hw_vif_model': {'virtuale1000': 'e1000', 'virtuale1000e': 'e1000e',
+                     'virtualpcnet32': 'pcnet', 'virtualsriovethernetcard':
+                     'sriov', 'virtualvmxnet': 'vmxnet',
+                     'virtualvmxnet3': 'vmxnet3'},
+    'hw_scsi_model': {'lsilogicsas': 'lsisas1068',
+                      'paravirtual': 'vmpvscsi'},
+}
+
+
+def canonical(key, value):
+    """The value Nova compares with its enum."""
+    if value is None or key not in NORMALISED:
+        return value
+    value = value.lower()
+    return NORMALISED[key].get(value, value)
+
+
 TYPO_TARGETS = tuple(ENUMS) + (
     'hw_machine_type', 'os_distro', 'os_version', 'os_secure_boot',
     'virtio_drivers')
@@ -48,7 +76,8 @@ KNOWN_KEYS = frozenset(TYPO_TARGETS + (
     'hw_ephemeral_encryption_format', 'image_type', 'base_image_ref',
     'instance_uuid', 'user_id', 'image_location', 'image_state', 'kernel_id',
     'ramdisk_id', 'root_device_name', 'block_device_mapping', 'bdm_v2',
-    'boot_roles', 'description', 'owner_project_name', 'owner_user_name'))
+    'boot_roles', 'description', 'owner_project_name', 'owner_user_name',
+    'vm_mode', 'vmware_adaptertype', 'vmware_ostype', 'hw_cpu_model'))
 BUS_DRIVER = {'virtio': 'virtio_blk', 'scsi': 'virtio_scsi', 'sata': 'sata',
               'ide': 'ide'}
 NOVA = 'nova/objects/fields.py'
@@ -110,21 +139,27 @@ RULES.append(Rule('GV000', ERROR, 'Image could not be read', 'Glance API v2',
 def _invalid_enum(facts, ctx):
     for key, allowed in ENUMS.items():
         value = facts.props.get(key)
-        if value is not None and value not in allowed:
+        if value is not None and canonical(key, value) not in allowed:
             yield ('%s=%s is not valid; Nova rejects the boot with "Invalid '
                    'image metadata". Use one of: %s'
                    % (key, value, ', '.join(allowed)))
 
 
-@rule('GV002', ERROR, 'Bus not supported by the libvirt kvm/qemu driver',
+@rule('GV002', ERROR, 'Bus or NIC model the libvirt kvm driver refuses',
       BLOCKINFO)
 def _bus_not_kvm(facts, ctx):
     for key in ('hw_disk_bus', 'hw_cdrom_bus', 'hw_rescue_bus'):
         value = facts.props.get(key)
         if value in DISK_BUSES and value not in KVM_BUSES:
-            yield ('%s=%s is not supported for kvm/qemu: the build fails with '
-                   'UnsupportedHardware. Use virtio, scsi or sata'
-                   % (key, value))
+            when = ('a rescue fails with UnsupportedRescueBus'
+                    if key == 'hw_rescue_bus'
+                    else 'the build fails with UnsupportedHardware')
+            yield ('%s=%s is not supported for kvm/qemu: %s. Use virtio, scsi '
+                   'or sata' % (key, value, when))
+    vif = canonical('hw_vif_model', facts.props.get('hw_vif_model'))
+    if vif in VIF_MODELS and vif not in KVM_VIF_MODELS:
+        yield ('hw_vif_model=%s is not supported for kvm: the build fails '
+               'with UnsupportedHardware. Use virtio or e1000' % vif)
 
 
 @rule('GV003', ERROR, 'IDE bus on a q35 machine type',
@@ -149,9 +184,11 @@ def _ide_limit(facts, ctx):
 @rule('GV005', ERROR, 'SCSI bus without hw_scsi_model', BLOCKINFO)
 def _scsi_without_model(facts, ctx):
     if uses_scsi_controller(facts) and not facts.props.get('hw_scsi_model'):
-        yield ('a scsi bus without hw_scsi_model gets an emulated LSI '
-               'controller: guests with only virtio drivers find no disk. Set '
-               'hw_scsi_model=%s' % ctx.policy.default_scsi_model)
+        yield ('a scsi bus without hw_scsi_model leaves the controller to '
+               'libvirt: lsilogic where QEMU has it (Debian/Ubuntu builds), '
+               'virtio-scsi elsewhere; guests with only virtio drivers find '
+               'no disk on LSI. Set hw_scsi_model=%s'
+               % ctx.policy.default_scsi_model)
 
 
 @rule('GV006', WARNING, 'hw_scsi_model set but no device on the scsi bus',
@@ -166,10 +203,11 @@ def _model_without_scsi(facts, ctx):
 @rule('GV007', WARNING, 'SCSI model libvirt or QEMU may not provide',
       'libvirt src/qemu/qemu_validate.c')
 def _scsi_model_support(facts, ctx):
-    value = facts.props.get('hw_scsi_model')
+    value = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
     if value in SCSI_MODELS and value != 'virtio-scsi':
-        yield ('hw_scsi_model=%s: libvirt rejects buslogic and RHEL-family '
-               'qemu-kvm has no LSI/VMware models. Use virtio-scsi' % value)
+        yield ('hw_scsi_model=%s: libvirt rejects buslogic, RHEL-family '
+               'qemu-kvm has no LSI models and vmpvscsi needs QEMU pvscsi. '
+               'Use virtio-scsi' % value)
 
 
 def _driver_state(facts, bus):
@@ -267,11 +305,10 @@ def _typo(facts, ctx):
     for key in facts.props:
         if key in KNOWN_KEYS or key.startswith(('os_glance', 'img_')):
             continue
-        close = difflib.get_close_matches(key.replace('-', '_').lower(),
-                                          TYPO_TARGETS, n=1, cutoff=0.75)
+        close = misspelling_of(key)
         if close:
             yield ('%s is not a property Nova knows and is ignored; did you '
-                   'mean %s?' % (key, close[0]))
+                   'mean %s?' % (key, close))
 
 
 @rule('GV021', WARNING, 'Windows image without os_type=windows',
@@ -290,7 +327,8 @@ def _secure_boot(facts, ctx):
     if facts.props.get('os_secure_boot') != 'required':
         return
     if facts.props.get('hw_firmware_type') != 'uefi':
-        yield 'os_secure_boot=required needs hw_firmware_type=uefi'
+        yield ('os_secure_boot=required needs hw_firmware_type=uefi: with '
+               'BIOS firmware Nova silently boots without secure boot')
     if not is_q35(facts, ctx.policy):
         yield ('os_secure_boot=required needs a q35 machine type (now %s)'
                % machine_type(facts, ctx.policy))
@@ -350,6 +388,32 @@ def _names_break(facts, ctx):
     elif linux.get('uses_sd_names') and bus == 'virtio':
         yield ('/etc/fstab or the boot loader name /dev/sd* but on virtio the '
                'disks are /dev/vd*')
+
+
+def _distance(a, b):
+    """Levenshtein distance, counting a transposition as one edit."""
+    previous, current = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, before, current = current, previous, [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1,
+                       previous[j - 1] + (ca != cb))
+            if (i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb):
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+    return current[-1]
+
+
+def misspelling_of(key):
+    """The known key this unknown key most likely misspells, or None."""
+    plain = key.replace('-', '_').replace(':', '_').lower()
+    best = min(TYPO_TARGETS, key=lambda k: _distance(plain, k))
+    if _distance(plain, best) <= (1 if len(best) < 8 else 2):
+        return best
+    for known in TYPO_TARGETS:
+        if plain.startswith(known + '_') or plain.endswith('_' + known):
+            return known
+    return None
 
 
 def by_id():

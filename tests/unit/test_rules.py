@@ -21,8 +21,10 @@ BASE = model.Image('base', 'ubuntu', properties=dict(GOOD))
 BAD = [
     ('GV001', dict(GOOD, hw_disk_bus='virtio-blk'), '', None, {}),
     ('GV001', dict(GOOD, hw_vif_model='virtio-net'), '', None, {}),
-    ('GV001', dict(GOOD, os_type='Linux'), '', None, {}),
+    ('GV001', dict(GOOD, os_type='solaris'), '', None, {}),
+    ('GV001', dict(GOOD, os_secure_boot='yes'), '', None, {}),
     ('GV002', dict(UBUNTU, hw_disk_bus='xen'), '', None, {}),
+    ('GV002', dict(GOOD, hw_vif_model='netfront'), '', None, {}),
     ('GV003', dict(UBUNTU, hw_disk_bus='ide', hw_machine_type='q35'), '',
      None, {}),
     ('GV003', dict(GOOD, hw_cdrom_bus='ide', hw_machine_type='pc-q35-8.2'),
@@ -97,6 +99,8 @@ def test_every_rule_has_a_bad_case():
 
 @pytest.mark.parametrize('props,name', [
     (GOOD, ''),
+    (dict(GOOD, os_type='Linux', hw_vif_model='VirtualE1000',
+          hw_cpu_model='host'), ''),
     (dict(UBUNTU, hw_disk_bus='virtio'), ''),
     (dict(WIN_READY, hw_disk_bus='scsi', hw_scsi_model='virtio-scsi'), ''),
     (dict(WIN_READY, hw_disk_bus='virtio'), ''),
