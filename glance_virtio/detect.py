@@ -187,7 +187,5 @@ def facts(image, inspection=None):
     if seen_os is not None and seen_os.family != UNKNOWN:
         guest = seen_os
         ready = readiness(image, guest)
-    for driver, verdict in seen_ready.items():
-        if verdict.state != UNKNOWN or driver not in ready:
-            ready[driver] = verdict
+    ready.update(seen_ready)
     return model.Facts(image, guest, ready, inspection)

@@ -88,3 +88,14 @@ def test_failed_inspection_is_ignored():
     facts = detect.facts(image(os_type='windows'),
                          {'status': 'error', 'error': 'truncated'})
     assert facts.os.source == 'property'
+
+
+def test_inspection_unknown_beats_metadata_guess():
+    report = {'status': 'ok', 'os': {'family': 'linux', 'distro': 'rhel',
+                                     'version': '9.0'},
+              'drivers': {'virtio_scsi': {'state': 'unknown', 'evidence': [
+                  'initramfs was not fully read']}}}
+    facts = detect.facts(image(os_distro='rhel', os_version='9'), report)
+    assert facts.readiness['virtio_scsi'].state == 'unknown'
+    assert 'not fully read' in facts.readiness['virtio_scsi'].reason
+    assert facts.readiness['virtio_blk'].state == 'ready'

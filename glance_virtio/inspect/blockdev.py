@@ -1,0 +1,223 @@
+"""Detect and vet the image format, then expose the guest disk as a file.
+
+The header is vetted with oslo.utils' format inspector and by reading the
+qcow2 header here as well; backing files and external data files are
+refused and never followed.
+"""
+
+import collections
+import logging
+import struct
+
+from oslo_utils.imageutils import format_inspector
+
+from glance_virtio.inspect.errors import UnsupportedImage
+from glance_virtio.inspect.fileobj import LibyalFile
+from glance_virtio.inspect.fileobj import SubFile
+from glance_virtio.inspect.fileobj import read_at
+
+LOG = logging.getLogger(__name__)
+
+HEAD_SIZE = 1 << 20
+VET_LIMIT = 8 << 20
+CHUNK = 64 << 10
+MAX_VIRTUAL_SIZE = 64 << 40
+
+QCOW2_INCOMPAT = {0: 'dirty', 1: 'corrupt', 2: 'external data file',
+                  3: 'compression type', 4: 'extended L2 entries'}
+
+Disk = collections.namedtuple('Disk', 'format virtual_size fobj notes')
+
+
+def open_disk(fobj, size, max_virtual_size=MAX_VIRTUAL_SIZE):
+    """Return a Disk whose ``fobj`` reads the guest's virtual disk."""
+    if size <= 0:
+        raise UnsupportedImage('empty image')
+    head = read_at(fobj, 0, min(size, HEAD_SIZE))
+    if head[:4] == b'QFI\xfb':
+        check_qcow2_header(head, size, max_virtual_size)
+    name = detect_format(head)
+    LOG.debug('format inspector says %s', name)
+    if name in ('raw', 'gpt'):
+        return _open_raw(fobj, size)
+    if name == 'luks':
+        raise UnsupportedImage('LUKS-encrypted image: cannot inspect it '
+                               'without the key')
+    if name not in ('qcow2', 'vmdk', 'vhd', 'vhdx'):
+        raise UnsupportedImage('unsupported image format %s' % name)
+    virtual_size = vet(fobj, size, name)
+    if virtual_size > max_virtual_size:
+        raise UnsupportedImage('virtual size %d bytes is above the limit of '
+                               '%d' % (virtual_size, max_virtual_size))
+    opener = {'qcow2': _open_qcow2, 'vmdk': _open_vmdk,
+              'vhd': _open_vhdi, 'vhdx': _open_vhdi}[name]
+    return opener(fobj, size, name)
+
+
+def detect_format(head):
+    """Name of the format oslo.utils recognises in the image's head."""
+    wrapper = format_inspector.InspectWrapper(_BytesSource(head))
+    try:
+        for start in range(0, len(head), CHUNK):
+            wrapper.read(CHUNK)
+            if wrapper.format is not None:
+                break
+        else:
+            wrapper.close()
+        found = wrapper.format
+    except format_inspector.ImageFormatError as exc:
+        raise UnsupportedImage('format detection failed: %s' % exc)
+    return str(found) if found is not None else 'raw'
+
+
+def vet(fobj, size, name):
+    """Run oslo.utils' safety checks for ``name``; return the virtual size."""
+    inspector = format_inspector.get_inspector(name)()
+    offset = 0
+    while not inspector.complete and offset < min(size, VET_LIMIT):
+        chunk = read_at(fobj, offset, min(CHUNK, size - offset))
+        if not chunk:
+            break
+        inspector.eat_chunk(chunk)
+        offset += len(chunk)
+    if inspector.has_region('footer'):
+        # streamOptimized VMDK: the footer is the image's last 1536 bytes.
+        inspector.eat_chunk(read_at(fobj, max(0, size - 1536), 1536))
+    inspector.finish()
+    try:
+        inspector.safety_check()
+    except format_inspector.SafetyCheckFailed as exc:
+        reasons = '; '.join('%s: %s' % (key, val)
+                            for key, val in sorted(exc.failures.items()))
+        raise UnsupportedImage('%s image refused by safety check (%s)'
+                               % (name, reasons))
+    except format_inspector.ImageFormatError as exc:
+        raise UnsupportedImage('%s header could not be vetted: %s'
+                               % (name, exc))
+    return inspector.virtual_size
+
+
+def check_qcow2_header(head, size, max_virtual_size):
+    """Refuse qcow2 features that could make us read outside the image."""
+    if len(head) < 72:
+        raise UnsupportedImage('truncated qcow2 header')
+    (version, backing_offset, _backing_len, cluster_bits, virtual_size,
+     crypt, l1_size, l1_offset, refcount_offset,
+     refcount_clusters) = struct.unpack_from('>IQIIQIIQQI', head, 4)
+    if version not in (2, 3):
+        raise UnsupportedImage('unsupported qcow2 version %d' % version)
+    if backing_offset:
+        raise UnsupportedImage('qcow2 image has a backing file; refusing '
+                               'to follow it')
+    if not 9 <= cluster_bits <= 21:
+        raise UnsupportedImage('qcow2 cluster_bits %d out of range'
+                               % cluster_bits)
+    if crypt:
+        raise UnsupportedImage('encrypted qcow2 image')
+    refcount_end = refcount_offset + (refcount_clusters << cluster_bits)
+    if l1_offset + 8 * l1_size > size or refcount_end > size:
+        raise UnsupportedImage('truncated qcow2 image: its tables lie past '
+                               'the end of the file')
+    if virtual_size > max_virtual_size:
+        raise UnsupportedImage('virtual size %d bytes is above the limit of '
+                               '%d' % (virtual_size, max_virtual_size))
+    if version == 3 and len(head) >= 80:
+        incompat = struct.unpack_from('>Q', head, 72)[0]
+        if incompat & (1 << 2):
+            raise UnsupportedImage('qcow2 image has an external data file; '
+                                   'refusing to follow it')
+        if incompat & (1 << 1):
+            raise UnsupportedImage('qcow2 image is marked corrupt')
+        unknown = incompat & ~((1 << len(QCOW2_INCOMPAT)) - 1)
+        if unknown:
+            raise UnsupportedImage('qcow2 image has unknown incompatible '
+                                   'features 0x%x' % unknown)
+
+
+def check_qcow2_l1(fobj, size):
+    """Refuse a qcow2 image whose L2 tables lie past the end of the file."""
+    head = read_at(fobj, 0, 48)
+    cluster_bits, = struct.unpack_from('>I', head, 20)
+    l1_size, l1_offset = struct.unpack_from('>IQ', head, 36)
+    table = read_at(fobj, l1_offset, 8 * l1_size)
+    for (entry,) in struct.iter_unpack('>Q', table):
+        l2_offset = entry & 0x00fffffffffffe00
+        if l2_offset and l2_offset + (1 << cluster_bits) > size:
+            raise UnsupportedImage(
+                'truncated qcow2 image: an L2 table at offset %d lies past '
+                'the end of the file (%d bytes)' % (l2_offset, size))
+
+
+def _open_raw(fobj, size):
+    tail = read_at(fobj, size - 512, 512) if size >= 1024 else b''
+    if tail[:8] == b'conectix':
+        # A fixed VHD is raw data followed by a 512-byte footer.
+        return Disk('vhd', size - 512, SubFile(fobj, 0, size - 512), [])
+    return Disk('raw', size, fobj, [])
+
+
+def _open_qcow2(fobj, size, name):
+    import pyqcow
+    image = pyqcow.file()
+    _libyal_open(image, SubFile(fobj, 0, size), name)
+    if image.get_backing_filename():
+        raise UnsupportedImage('qcow2 image has a backing file')
+    check_qcow2_l1(fobj, size)
+    return Disk(name, image.media_size, LibyalFile(image, image.media_size),
+                [])
+
+
+def _open_vmdk(fobj, size, name):
+    import pyvmdk
+    handle = pyvmdk.handle()
+    _libyal_open(handle, SubFile(fobj, 0, size), name)
+    if handle.parent_filename or handle.parent_content_identifier not in (
+            None, 0xffffffff):
+        raise UnsupportedImage('vmdk image has a parent; refusing it')
+    if handle.number_of_extents != 1:
+        raise UnsupportedImage('vmdk image with %d extents is not supported'
+                               % handle.number_of_extents)
+    try:
+        handle.open_extent_data_files_as_file_objects(
+            [SubFile(fobj, 0, size)])
+    except (OSError, IOError) as exc:
+        raise UnsupportedImage('cannot open vmdk extent: %s' % exc)
+    return Disk(name, handle.media_size,
+                LibyalFile(handle, handle.media_size), [])
+
+
+def _open_vhdi(fobj, size, name):
+    import pyvhdi
+    image = pyvhdi.file()
+    _libyal_open(image, SubFile(fobj, 0, size), name)
+    if image.disk_type == pyvhdi.disk_types.DIFFERENTIAL or \
+            image.parent_filename:
+        raise UnsupportedImage('differencing %s image has a parent; refusing '
+                               'it' % name)
+    return Disk(name, image.media_size, LibyalFile(image, image.media_size),
+                [])
+
+
+def _libyal_open(obj, fobj, name):
+    try:
+        obj.open_file_object(fobj)
+    except (OSError, IOError) as exc:
+        raise UnsupportedImage('cannot open %s image: %s'
+                               % (name, _first_line(exc)))
+
+
+def _first_line(exc):
+    return str(exc).split('. ')[0]
+
+
+class _BytesSource:
+    """Minimal read() source for InspectWrapper over an in-memory head."""
+
+    def __init__(self, data):
+        self._data = data
+        self._pos = 0
+
+    def read(self, size):
+        chunk = self._data[self._pos:self._pos + size]
+        self._pos += len(chunk)
+        return chunk

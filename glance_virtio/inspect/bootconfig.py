@@ -1,0 +1,171 @@
+"""Parse boot-loader configuration: grub.cfg, grubenv, BLS entries."""
+
+import logging
+import posixpath
+import re
+import shlex
+
+LOG = logging.getLogger(__name__)
+
+KERNEL_PREFIXES = ('vmlinuz-', 'vmlinux-', 'Image-', 'kernel-')
+LINUX_CMDS = ('linux', 'linux16', 'linuxefi', 'kernel')
+INITRD_CMDS = ('initrd', 'initrd16', 'initrdefi')
+
+
+def kernel_version(path):
+    """'6.1.0-18-amd64' for '/boot/vmlinuz-6.1.0-18-amd64', else None."""
+    base = posixpath.basename(path or '')
+    for prefix in KERNEL_PREFIXES:
+        if base.startswith(prefix) and len(base) > len(prefix):
+            return base[len(prefix):]
+    return None
+
+
+def version_key(version):
+    """Sort key that orders 5.14.0-70 before 5.14.0-162."""
+    return [(0, int(part), '') if part.isdigit() else (1, 0, part)
+            for part in re.split(r'(\d+)', version) if part]
+
+
+def _split(line):
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError:
+        return line.split()
+
+
+def root_option(words):
+    for word in words:
+        if word.startswith('root='):
+            return word[5:]
+    return None
+
+
+class MenuEntry:
+    def __init__(self, title, entry_id):
+        self.title = title
+        self.id = entry_id
+        self.kernel = None
+        self.initrd = None
+        self.root = None
+
+
+class Submenu(list):
+    """A grub submenu: a list of entries with a title and an id."""
+
+    def __init__(self, title, entry_id):
+        super().__init__()
+        self.title = title
+        self.id = entry_id
+
+
+def parse_grub_cfg(text):
+    """Return (default, items, uses_blscfg) of a grub.cfg.
+
+    ``items`` are the top-level MenuEntry objects and submenus (lists of
+    MenuEntry), in order; ``default`` is the raw ``set default=`` value.
+    """
+    default = None
+    items = []
+    stack = []
+    blscfg = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        words = _split(line)
+        if not words:
+            if line.startswith('}') and stack:
+                stack.pop()
+            continue
+        cmd = words[0]
+        if cmd == 'set' and len(words) > 1 and words[1].startswith(
+                'default='):
+            if not stack:
+                default = words[1][len('default='):]
+        elif cmd == 'blscfg':
+            blscfg = True
+        elif cmd in ('menuentry', 'submenu'):
+            title = words[1] if len(words) > 1 else ''
+            entry_id = None
+            for index, word in enumerate(words[:-1]):
+                if word in ('--id', '$menuentry_id_option'):
+                    entry_id = words[index + 1]
+            node = MenuEntry(title, entry_id) if cmd == 'menuentry' \
+                else Submenu(title, entry_id)
+            parent = stack[-1] if stack else None
+            if isinstance(parent, list):
+                parent.append(node)
+            elif parent is None:
+                items.append(node)
+            stack.append(node)
+            if line.endswith('}'):
+                stack.pop()
+        elif cmd in LINUX_CMDS and stack and isinstance(stack[-1],
+                                                        MenuEntry):
+            stack[-1].kernel = words[1] if len(words) > 1 else None
+            stack[-1].root = root_option(words[2:])
+        elif cmd in INITRD_CMDS and stack and isinstance(stack[-1],
+                                                         MenuEntry):
+            stack[-1].initrd = words[-1] if len(words) > 1 else None
+        elif line == '}' and stack:
+            stack.pop()
+    return default, items, blscfg
+
+
+def all_entries(items):
+    for item in items:
+        if isinstance(item, list):
+            yield from all_entries(item)
+        else:
+            yield item
+
+
+def select_entry(default, items, saved_entry=None):
+    """The MenuEntry grub boots by default, or None if unclear."""
+    if default in (None, ''):
+        default = '0'
+    if '${saved_entry}' in default or default == 'saved':
+        if not saved_entry:
+            default = '0'
+        else:
+            default = saved_entry
+    node = items
+    for part in default.split('>'):
+        if not isinstance(node, list):
+            return None
+        if part.isdigit():
+            index = int(part)
+            node = node[index] if index < len(node) else None
+        else:
+            found = next((n for n in node if part in (n.id, n.title)),
+                         None)
+            if found is None:
+                # grub also accepts an entry's id or title without its
+                # submenu.
+                found = next((n for n in all_entries(items)
+                              if part in (n.id, n.title)), None)
+            node = found
+        if node is None:
+            return None
+    while isinstance(node, list):
+        node = node[0] if node else None
+    return node
+
+
+def parse_grubenv(text):
+    env = {}
+    for line in text.splitlines():
+        if line.startswith('#') or '=' not in line:
+            continue
+        key, value = line.split('=', 1)
+        env[key.strip()] = value.strip()
+    return env
+
+
+def parse_bls(text):
+    """A BLS entry as a dict of its keys (linux, initrd, options, ...)."""
+    entry = {}
+    for line in text.splitlines():
+        words = line.strip().split(None, 1)
+        if len(words) == 2 and not words[0].startswith('#'):
+            entry.setdefault(words[0], words[1].strip())
+    return entry

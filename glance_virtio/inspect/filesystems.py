@@ -1,0 +1,222 @@
+"""Recognise filesystems by their magic and read files through libyal.
+
+Nothing is mounted: ext2/3/4 through libfsext, XFS through libfsxfs, NTFS
+through libfsntfs and FAT through libfsfat, all over Python file objects.
+"""
+
+import logging
+import stat
+
+from glance_virtio.inspect.errors import InspectError
+from glance_virtio.inspect.fileobj import LibyalFile
+from glance_virtio.inspect.fileobj import read_at
+
+LOG = logging.getLogger(__name__)
+
+SMALL_FILE_LIMIT = 8 << 20
+MAX_DIR_ENTRIES = 100000
+MAX_SYMLINK_HOPS = 40
+
+SUPPORTED = ('ext', 'xfs', 'ntfs', 'fat')
+
+DESCRIPTIONS = {
+    'luks': 'LUKS-encrypted volume (cannot be read without the key)',
+    'bitlocker': 'BitLocker-encrypted volume (cannot be read without the '
+                 'key)',
+    'swap': 'Linux swap space',
+    'btrfs': 'btrfs filesystem (not supported)',
+    'exfat': 'exFAT filesystem (not supported)',
+    'lvm': 'LVM physical volume',
+    'empty': 'empty (all zero) volume',
+    'unknown': 'unrecognised content (unknown filesystem)',
+}
+
+
+def probe(fobj):
+    """Name the filesystem or container found at the start of ``fobj``."""
+    head = read_at(fobj, 0, 0x10048)
+    if not head.strip(b'\0'):
+        return 'empty'
+    if head[:6] == b'LUKS\xba\xbe':
+        return 'luks'
+    if head[3:11] == b'-FVE-FS-':
+        return 'bitlocker'
+    if head[3:11] == b'NTFS    ':
+        return 'ntfs'
+    if head[3:11] == b'EXFAT   ':
+        return 'exfat'
+    if head[:4] == b'XFSB':
+        return 'xfs'
+    if head[1080:1082] == b'\x53\xef':
+        return 'ext'
+    for sector in range(4):
+        label = head[sector * 512:sector * 512 + 32]
+        if label[:8] == b'LABELONE' and label[24:32] == b'LVM2 001':
+            return 'lvm'
+    fat_label = head[54:59] in (b'FAT12', b'FAT16', b'FAT  ') or \
+        head[82:87] == b'FAT32'
+    if head[510:512] == b'\x55\xaa' and fat_label:
+        return 'fat'
+    if head[4086:4096] in (b'SWAPSPACE2', b'SWAP-SPACE'):
+        return 'swap'
+    if head[0x10040:0x10048] == b'_BHRfS_M':
+        return 'btrfs'
+    return 'unknown'
+
+
+def open_fs(fobj, kind, name):
+    """Open a supported filesystem; raise InspectError when it fails."""
+    if kind == 'ext':
+        import pyfsext as lib
+    elif kind == 'xfs':
+        import pyfsxfs as lib
+    elif kind == 'ntfs':
+        import pyfsntfs as lib
+    elif kind == 'fat':
+        import pyfsfat as lib
+    else:
+        raise InspectError('%s: %s' % (name, DESCRIPTIONS.get(kind, kind)))
+    volume = lib.volume()
+    try:
+        volume.open_file_object(fobj)
+    except (OSError, IOError) as exc:
+        raise InspectError('%s: cannot open %s filesystem: %s'
+                           % (name, kind, str(exc).split('. ')[0]))
+    return FileSystem(kind, volume, name)
+
+
+class FileSystem:
+    """Read-only path access to one filesystem, following symlinks."""
+
+    def __init__(self, kind, volume, name):
+        self.kind = kind
+        self.volume = volume
+        self.name = name
+        self._windows = kind in ('ntfs', 'fat')
+
+    def __repr__(self):
+        return '<FileSystem %s %s>' % (self.kind, self.name)
+
+    def _lookup(self, parts):
+        if self._windows:
+            path = '\\' + '\\'.join(parts)
+        else:
+            path = '/' + '/'.join(parts)
+        try:
+            if not parts:
+                if self.kind == 'ntfs':
+                    return self.volume.get_root_directory()
+                return self.volume.root_directory
+            return self.volume.get_file_entry_by_path(path)
+        except (OSError, IOError) as exc:
+            LOG.debug('%s: lookup of %s failed: %s', self.name, path, exc)
+            return None
+
+    def _is_link(self, entry):
+        if self._windows:
+            return False
+        return stat.S_ISLNK(entry.file_mode or 0)
+
+    def entry(self, path, follow=True):
+        """The libyal file entry at ``path`` or None."""
+        todo = [p for p in path.replace('\\', '/').split('/') if p]
+        real = []
+        hops = 0
+        entry = self._lookup(real)
+        while todo:
+            name = todo.pop(0)
+            if name == '.':
+                continue
+            if name == '..':
+                real = real[:-1]
+                entry = self._lookup(real)
+                continue
+            entry = self._lookup(real + [name])
+            if entry is None:
+                return None
+            if self._is_link(entry) and (todo or follow):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return None
+                target = entry.symbolic_link_target or ''
+                if target.startswith('/'):
+                    real = []
+                todo = [p for p in target.split('/') if p] + todo
+                entry = self._lookup(real)
+                continue
+            real.append(name)
+        return entry
+
+    def exists(self, path):
+        return self.entry(path) is not None
+
+    def is_dir(self, path):
+        entry = self.entry(path)
+        return entry is not None and self._entry_is_dir(entry)
+
+    def _entry_is_dir(self, entry):
+        if self.kind == 'ntfs':
+            return entry.has_directory_entries_index()
+        if self.kind == 'fat':
+            return bool(entry.file_attribute_flags & 0x10)
+        return stat.S_ISDIR(entry.file_mode or 0)
+
+    def readlink(self, path):
+        """The target of the symlink at ``path`` or None."""
+        entry = self.entry(path, follow=False)
+        if entry is None or not self._is_link(entry):
+            return None
+        return entry.symbolic_link_target
+
+    def listdir(self, path):
+        """Names in the directory at ``path`` (empty when not a dir)."""
+        entry = self.entry(path)
+        if entry is None or not self._entry_is_dir(entry):
+            return []
+        names = []
+        try:
+            for index, sub in enumerate(entry.sub_file_entries):
+                if index >= MAX_DIR_ENTRIES:
+                    LOG.warning('%s: %s has too many entries', self.name,
+                                path)
+                    break
+                name = sub.name
+                if name and name not in ('.', '..') and name not in names:
+                    names.append(name)
+        except (OSError, IOError) as exc:
+            LOG.debug('%s: listing %s failed: %s', self.name, path, exc)
+        return names
+
+    def find(self, path, name):
+        """The real spelling of ``name`` in directory ``path``, any case."""
+        lowered = name.lower()
+        for candidate in self.listdir(path):
+            if candidate.lower() == lowered:
+                return candidate
+        return None
+
+    def size(self, path):
+        entry = self.entry(path)
+        return None if entry is None else entry.size
+
+    def open(self, path):
+        """A file object for the regular file at ``path`` or None."""
+        entry = self.entry(path)
+        if entry is None or self._entry_is_dir(entry):
+            return None
+        return LibyalFile(entry, entry.size or 0)
+
+    def read(self, path, limit=SMALL_FILE_LIMIT):
+        """The first ``limit`` bytes of the file at ``path`` or None."""
+        fobj = self.open(path)
+        if fobj is None:
+            return None
+        try:
+            return fobj.read_at(0, min(fobj.size, limit))
+        except (OSError, IOError) as exc:
+            LOG.debug('%s: reading %s failed: %s', self.name, path, exc)
+            return None
+
+    def read_text(self, path, limit=SMALL_FILE_LIMIT):
+        data = self.read(path, limit)
+        return None if data is None else data.decode('utf-8', 'replace')

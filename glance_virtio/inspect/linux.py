@@ -1,0 +1,201 @@
+"""Find a Linux guest's release, kernels and virtio driver readiness."""
+
+import logging
+import re
+
+from glance_virtio.inspect import bootconfig
+from glance_virtio.inspect import kernels as kernel_info
+from glance_virtio.inspect.filesystems import SMALL_FILE_LIMIT
+from glance_virtio.inspect.result import verdict
+
+LOG = logging.getLogger(__name__)
+
+ELF_MACHINES = {0x03: 'i686', 0x3e: 'x86_64', 0xb7: 'aarch64',
+                0x28: 'armv7l', 0x15: 'ppc64le', 0x16: 's390x',
+                0xf3: 'riscv64'}
+
+
+def find_root(filesystems):
+    """The filesystem that holds a Linux root, or None."""
+    for fs in filesystems:
+        if fs.kind not in ('ext', 'xfs') or not fs.is_dir('/etc'):
+            continue
+        if any(fs.exists(path) for path in ('/etc/os-release', '/etc/fstab',
+                                            '/etc/redhat-release')):
+            return fs
+    return None
+
+
+def find_boot(root, filesystems):
+    """The filesystem mounted on /boot: the root itself or a separate one."""
+    if _kernels_in(root, '/boot'):
+        return None
+    for fs in filesystems:
+        if fs is not root and fs.kind in ('ext', 'xfs') and (
+                _kernels_in(fs, '/') or fs.is_dir('/loader/entries')):
+            return fs
+    return None
+
+
+def _kernels_in(fs, path):
+    return any(bootconfig.kernel_version(name) for name in fs.listdir(path))
+
+
+class Tree:
+    """The guest's directory tree: root filesystem plus a separate /boot."""
+
+    def __init__(self, root, boot=None):
+        self.root = root
+        self.boot = boot
+
+    def _map(self, path):
+        under_boot = path == '/boot' or path.startswith('/boot/')
+        if self.boot is not None and under_boot:
+            return self.boot, path[len('/boot'):] or '/'
+        return self.root, path
+
+    def exists(self, path):
+        fs, real = self._map(path)
+        return fs.exists(real)
+
+    def is_dir(self, path):
+        fs, real = self._map(path)
+        return fs.is_dir(real)
+
+    def listdir(self, path):
+        fs, real = self._map(path)
+        return fs.listdir(real)
+
+    def readlink(self, path):
+        fs, real = self._map(path)
+        return fs.readlink(real)
+
+    def open(self, path):
+        fs, real = self._map(path)
+        return fs.open(real)
+
+    def read(self, path, limit=SMALL_FILE_LIMIT):
+        fs, real = self._map(path)
+        return fs.read(real, limit)
+
+    def read_text(self, path, limit=SMALL_FILE_LIMIT):
+        fs, real = self._map(path)
+        return fs.read_text(real, limit)
+
+
+def inspect_linux(root, filesystems, result, max_initramfs_read):
+    boot = find_boot(root, filesystems)
+    tree = Tree(root, boot)
+    notes = result['notes']
+    if boot is not None:
+        notes.append('/boot is the separate filesystem %s' % boot.name)
+    result['os'].update(release(tree))
+    result['os']['family'] = 'linux'
+    result['os']['arch'] = elf_arch(tree)
+
+    fstab = fstab_devices(tree.read_text('/etc/fstab') or '')
+    kernels, default_source, boot_devices = kernel_info.kernel_list(
+        tree, notes)
+    linux = {'kernels': kernels, 'fstab_devices': fstab,
+             'boot_devices': boot_devices}
+    names = fstab + boot_devices
+    linux['uses_vd_names'] = any(re.match(r'/dev/vd[a-z]', n) for n in names)
+    linux['uses_sd_names'] = any(re.match(r'/dev/sd[a-z]', n) for n in names)
+    result['linux'] = linux
+    default = next((k for k in kernels if k['default']), None)
+    if default is None:
+        reason = 'no kernel found in /boot'
+        notes.append(reason)
+        for key in result['drivers']:
+            result['drivers'][key] = verdict('unknown', reason)
+        for kernel in kernels:
+            kernel.pop('_evidence', None)
+        return
+    notes.append('default kernel %s (%s)'
+                 % (default['version'], default_source))
+    if result['os']['arch'] is None:
+        result['os']['arch'] = _arch_from_version(default['version'])
+    kernel_info.read_initramfs(tree, default, max_initramfs_read, notes)
+    for key, (module, extra) in kernel_info.BOOT_DRIVERS.items():
+        result['drivers'][key] = kernel_info.boot_verdict(default, module,
+                                                          extra)
+    result['drivers']['virtio_net'] = kernel_info.net_verdict(default)
+    for kernel in kernels:
+        kernel.pop('_evidence', None)
+
+
+def release(tree):
+    """distro, version and product name from the release files."""
+    info = {'distro': None, 'version': None, 'product_name': None}
+    text = tree.read_text('/etc/os-release') or \
+        tree.read_text('/usr/lib/os-release')
+    if text:
+        values = {}
+        for line in text.splitlines():
+            if '=' in line and not line.lstrip().startswith('#'):
+                key, value = line.split('=', 1)
+                values[key.strip()] = value.strip().strip('"\'')
+        info['distro'] = values.get('ID') or None
+        info['version'] = values.get('VERSION_ID') or None
+        info['product_name'] = values.get('PRETTY_NAME') or \
+            values.get('NAME') or None
+        return info
+    for path, distro in (('/etc/redhat-release', None),
+                         ('/etc/SuSE-release', 'sles')):
+        text = tree.read_text(path)
+        if text:
+            first = text.strip().splitlines()[0] if text.strip() else ''
+            match = re.search(r'(\d+(\.\d+)*)', first)
+            info['product_name'] = first or None
+            info['version'] = match.group(1) if match else None
+            lowered = first.lower()
+            info['distro'] = distro or (
+                'centos' if 'centos' in lowered else
+                'fedora' if 'fedora' in lowered else
+                'rhel' if 'red hat' in lowered else None)
+            if 'opensuse' in lowered:
+                info['distro'] = 'opensuse'
+            return info
+    text = tree.read_text('/etc/debian_version')
+    if text:
+        info.update(distro='debian', version=text.strip() or None,
+                    product_name='Debian GNU/Linux %s' % text.strip())
+    return info
+
+
+def elf_arch(tree):
+    """The architecture of /bin/sh's ELF header, if readable."""
+    for path in ('/bin/sh', '/usr/bin/sh', '/bin/bash', '/usr/bin/bash'):
+        head = tree.read(path, 20)
+        if head and head[:4] == b'\x7fELF' and len(head) >= 20:
+            order = 'little' if head[5] == 1 else 'big'
+            machine = int.from_bytes(head[18:20], order)
+            arch = ELF_MACHINES.get(machine)
+            if arch == 'ppc64le' and order == 'big':
+                arch = 'ppc64'
+            if arch == 'x86_64' and head[4] == 1:
+                arch = 'i686'
+            return arch
+    return None
+
+
+def _arch_from_version(version):
+    for arch in ('x86_64', 'aarch64', 'ppc64le', 's390x', 'i686'):
+        if version.endswith(arch):
+            return arch
+    if version.endswith('amd64'):
+        return 'x86_64'
+    if version.endswith('arm64'):
+        return 'aarch64'
+    return None
+
+
+def fstab_devices(text):
+    devices = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith('#'):
+            continue
+        if fields[0].startswith('/') or '=' in fields[0]:
+            devices.append(fields[0])
+    return devices

@@ -1,0 +1,51 @@
+"""Session fixtures: real disk images built once per test session.
+
+A missing tool makes the image fixture raise, so the tests that need it
+fail (they are not skipped): run tools/install-test-deps.sh.
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
+                                                '..', '..', '..')))
+
+from tests.fixtures import images  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('inspect-images'))
+
+
+def _image(builder, *args):
+    @pytest.fixture(scope='session')
+    def fixture(workdir):
+        return builder(workdir, *args)
+    return fixture
+
+
+debian_image = _image(images.debian_qcow2)
+debian_raw_image = _image(images.debian_raw)
+rhel_image = _image(images.rhel_qcow2)
+builtin_image = _image(images.builtin_raw)
+centos_image = _image(images.centos_ext4_raw)
+vmdk_image = _image(images.converted, 'vmdk', 'subformat=streamOptimized')
+vhdx_image = _image(images.converted, 'vhdx', '')
+vhd_image = _image(images.converted, 'vpc', '')
+windows_viostor = _image(images.windows_qcow2, 'viostor')
+windows_vioscsi = _image(images.windows_qcow2, 'vioscsi')
+windows_both = _image(images.windows_qcow2, 'both')
+windows_none = _image(images.windows_qcow2, 'none')
+windows_demand = _image(images.windows_qcow2, 'demand')
+truncated_image = _image(images.truncated_qcow2)
+zero_image = _image(images.zero_raw)
+luks_image = _image(images.luks_raw)
+luks_partition_image = _image(images.luks_partition_raw)
+bitlocker_image = _image(images.bitlocker_raw)
+unknown_fs_image = _image(images.unknown_fs_raw)
+backing_image = _image(images.backing_qcow2)
+data_file_image = _image(images.data_file_qcow2)
+huge_image = _image(images.huge_qcow2)

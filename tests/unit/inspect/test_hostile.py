@@ -1,0 +1,124 @@
+import io
+
+from glance_virtio.inspect import inspect_file
+from tests.unit.inspect.helpers import inspect_path
+from tests.unit.inspect.helpers import states
+
+ALL_UNKNOWN = dict.fromkeys(
+    ('virtio_blk', 'virtio_scsi', 'virtio_net', 'ide', 'sata'), 'unknown')
+
+
+def _error(path):
+    result = inspect_path(path)
+    assert result['status'] == 'error'
+    assert states(result) == ALL_UNKNOWN
+    for verdict in result['drivers'].values():
+        assert verdict['evidence'] == ['not inspected: ' + result['error']]
+    return result
+
+
+def test_truncated_qcow2(truncated_image):
+    result = _error(truncated_image)
+    assert result['error'].startswith('truncated qcow2 image: an L2 table')
+
+
+def test_qcow2_truncated_in_the_data_area(debian_image):
+    with open(debian_image, 'rb') as handle:
+        data = handle.read()
+    result = inspect_file(io.BytesIO(data[:len(data) * 99 // 100]))
+    assert result['status'] == 'error'
+    assert 'corrupt or truncated' in result['error'] or \
+        'truncated qcow2' in result['error']
+
+
+def test_qcow2_with_backing_file(backing_image):
+    result = _error(backing_image)
+    assert result['error'] == \
+        'qcow2 image has a backing file; refusing to follow it'
+    assert result['bytes_read'] < 1 << 20
+
+
+def test_qcow2_with_external_data_file(data_file_image):
+    result = _error(data_file_image)
+    assert result['error'] == \
+        'qcow2 image has an external data file; refusing to follow it'
+
+
+def test_absurd_virtual_size(huge_image):
+    result = _error(huge_image)
+    assert result['error'] == ('virtual size 109951162777600 bytes is above '
+                               'the limit of 70368744177664')
+
+
+def test_whole_image_luks(luks_image):
+    result = _error(luks_image)
+    assert result['error'] == \
+        'LUKS-encrypted image: cannot inspect it without the key'
+
+
+def test_all_zero_raw(zero_image):
+    result = inspect_path(zero_image)
+    assert result['status'] == 'ok'
+    assert result['partition_table'] == 'none'
+    assert result['notes'] == [
+        'the start of the disk is all zeros (empty image?)',
+        'no operating system found']
+    assert result['drivers']['virtio_blk'] == {
+        'state': 'unknown', 'evidence': ['no operating system found']}
+
+
+def test_luks_partition(luks_partition_image):
+    result = inspect_path(luks_partition_image)
+    assert result['status'] == 'ok'
+    assert result['partition_table'] == 'gpt'
+    assert result['notes'] == [
+        'p2: LUKS-encrypted volume (cannot be read without the key)',
+        'no operating system found (encrypted volumes: p2)']
+    assert states(result) == ALL_UNKNOWN
+
+
+def test_bitlocker_partition(bitlocker_image):
+    result = inspect_path(bitlocker_image)
+    assert result['notes'] == [
+        'p1: BitLocker-encrypted volume (cannot be read without the key)',
+        'no operating system found (encrypted volumes: p1)']
+    assert states(result) == ALL_UNKNOWN
+
+
+def test_unknown_filesystem(unknown_fs_image):
+    result = inspect_path(unknown_fs_image)
+    assert result['partition_table'] == 'mbr'
+    assert result['notes'] == [
+        'p1: unrecognised content (unknown filesystem)',
+        'no operating system found']
+
+
+def test_empty_and_tiny_inputs():
+    assert inspect_file(io.BytesIO(b''))['error'] == 'empty image'
+    result = inspect_file(io.BytesIO(b'QFI\xfb\0\0\0\3'))
+    assert result['status'] == 'error'
+    assert result['error'] == 'truncated qcow2 header'
+    result = inspect_file(io.BytesIO(b'\x01' * 5000))
+    assert result['status'] == 'ok'
+    assert 'no partition table or filesystem recognised on the disk' in \
+        result['notes']
+
+
+def test_mbr_partition_past_the_end_and_looping_ebr():
+    disk = bytearray(64 * 1024)
+    disk[510:512] = b'\x55\xaa'
+    # p1: Linux, starts in the disk but runs far past its end.
+    disk[446:462] = bytes([0, 0, 0, 0, 0x83, 0, 0, 0]) + \
+        (2).to_bytes(4, 'little') + (1 << 30).to_bytes(4, 'little')
+    # p2: extended at sector 100 whose EBR links to itself.
+    disk[462:478] = bytes([0, 0, 0, 0, 0x05, 0, 0, 0]) + \
+        (100).to_bytes(4, 'little') + (20).to_bytes(4, 'little')
+    ebr = 100 * 512
+    disk[ebr + 510:ebr + 512] = b'\x55\xaa'
+    disk[ebr + 462:ebr + 478] = bytes([0, 0, 0, 0, 0x05, 0, 0, 0]) + \
+        (0).to_bytes(4, 'little') + (20).to_bytes(4, 'little')
+    disk[ebr + 446 + 4] = 0
+    result = inspect_file(io.BytesIO(bytes(disk)))
+    assert result['status'] == 'ok'
+    assert result['partition_table'] == 'mbr'
+    assert 'partition p1 extends past the end of the disk' in result['notes']

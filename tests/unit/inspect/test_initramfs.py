@@ -1,0 +1,86 @@
+import os
+
+import pytest
+
+from glance_virtio.inspect import initramfs
+from tests.fixtures import linuxtree
+
+VERSION = '6.1.0-test'
+INCLUDE = ['virtio_blk', 'virtio_pci', 'ahci']
+
+
+def _build(tmp_path, compression, microcode=False, ext='.ko'):
+    path = str(tmp_path / ('initrd-' + compression))
+    linuxtree.build_initramfs(path, VERSION, INCLUDE, compression,
+                              microcode=microcode, ext=ext)
+    return path
+
+
+def _list(path, want=()):
+    with open(path, 'rb') as handle:
+        return initramfs.list_members(handle, os.path.getsize(path), want)
+
+
+def _modules(listing):
+    return {initramfs.module_name(m) for m in listing.members} - {None}
+
+
+@pytest.mark.parametrize('compression', sorted(linuxtree.COMPRESSORS))
+def test_each_compression_with_early_microcode(tmp_path, compression):
+    listing = _list(_build(tmp_path, compression, microcode=True))
+    assert listing.error is None
+    assert listing.complete
+    assert listing.compression == ['none', compression]
+    assert 'kernel/x86/microcode/GenuineIntel.bin' in listing.members
+    assert 'usr/lib/modules/%s/kernel/drivers/block/virtio_blk.ko' \
+        % VERSION in listing.members
+    assert _modules(listing) == set(INCLUDE)
+
+
+def test_uncompressed_archive(tmp_path):
+    listing = _list(_build(tmp_path, 'none', ext='.ko.xz'))
+    assert listing.compression == ['none']
+    assert _modules(listing) == set(INCLUDE)
+
+
+def test_stops_early_once_wanted_modules_are_seen(tmp_path):
+    listing = _list(_build(tmp_path, 'gzip'), want={'ahci'})
+    assert not listing.complete
+    assert 'ahci' in _modules(listing)
+    full = _list(_build(tmp_path, 'gzip'), want={'virtio_scsi'})
+    assert full.complete
+
+
+def test_truncated_compressed_data_is_reported(tmp_path):
+    path = _build(tmp_path, 'xz')
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    cut = str(tmp_path / 'cut')
+    with open(cut, 'wb') as out:
+        out.write(data[:len(data) // 2])
+    listing = _list(cut)
+    assert not listing.complete
+    assert listing.error
+
+
+def test_garbage_is_reported(tmp_path):
+    path = str(tmp_path / 'garbage')
+    with open(path, 'wb') as out:
+        out.write(b'\x89PNG' + os.urandom(1000))
+    listing = _list(path)
+    assert listing.error.startswith('unrecognised data')
+    assert listing.members == []
+
+
+def test_decompression_is_bounded(tmp_path):
+    path = _build(tmp_path, 'gzip')
+    with open(path, 'rb') as handle:
+        listing = initramfs.list_members(handle, os.path.getsize(path),
+                                         max_output=1000)
+    assert 'over the limit' in listing.error
+
+
+def test_module_name():
+    assert initramfs.module_name('a/b/virtio_blk.ko.xz') == 'virtio_blk'
+    assert initramfs.module_name('a/usb-storage.ko.zst') == 'usb_storage'
+    assert initramfs.module_name('a/virtio_blk.conf') is None
