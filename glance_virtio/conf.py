@@ -74,8 +74,8 @@ def policy(conf, allowed=()):
     severities = {}
     for rule_id, severity in conf.policy.severity_overrides.items():
         if severity not in model.SEVERITIES:
-            raise ValueError('severity_overrides: %s:%s is not one of %s'
-                             % (rule_id, severity, ', '.join(model.SEVERITIES)))
+            raise ValueError('severity_overrides: %s:%s is not one of %s' % (
+                rule_id, severity, ', '.join(model.SEVERITIES)))
         severities[rule_id.upper()] = severity
     return model.Policy(
         default_machine_type=conf.policy.default_machine_type,

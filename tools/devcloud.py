@@ -408,8 +408,10 @@ def pidfile(svc):
 
 
 def alive(pid):
-    """False once pid is gone or a zombie whose threads have all exited
-    (a multi-threaded server's leader turns Z before its sockets close)."""
+    """False once pid is gone, or a zombie whose threads have all exited.
+
+    A multi-threaded server's leader turns Z before its sockets close.
+    """
     try:
         state = Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1]
         return state.split()[0] != 'Z' or \

@@ -50,7 +50,7 @@ def add_selection(parser, snapshots_default):
     parser.add_argument('images', metavar='<image>', nargs='*',
                         help='Image ids or names (default: all visible)')
     parser.add_argument('--all', action='store_true',
-                        help='Select every visible image (needed by virtio-set '
+                        help='Select every visible image (virtio-set needs it '
                              'when no image or filter is given)')
     parser.add_argument('--owner', metavar='<project-id>',
                         help='Only images owned by this project')

@@ -43,9 +43,10 @@ def plan_rows(changes, outcomes=None):
 
 class ChangesColumn(common.DictColumn):
     def human_readable(self):
-        return '\n'.join('%s: %s -> %s' % (k, v['before'] or '-',
-                                            v['after'] or '-')
-                         for k, v in self._value.items())
+        lines = ['%s: %s -> %s' % (key, value['before'] or '-',
+                                   value['after'] or '-')
+                 for key, value in self._value.items()]
+        return '\n'.join(lines)
 
 
 def exit_code(changes, outcomes):
@@ -116,8 +117,8 @@ class SetBus(lister.Lister):
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
         parser.add_argument('--scsi-model', metavar='<model>',
                             choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: site '
-                                 'policy, virtio-scsi)')
+                            help='hw_scsi_model with --bus scsi (default: '
+                                 'site policy, virtio-scsi)')
         parser.add_argument('--vif-model', metavar='<model>',
                             choices=rules.ENUMS['hw_vif_model'],
                             help='Also set hw_vif_model')

@@ -1,4 +1,4 @@
-"""The real local cloud (tools/devcloud.sh) and the CLIs, as a user runs them."""
+"""The real local cloud (tools/devcloud.sh) and the CLIs, as users run them."""
 
 import json
 import os
@@ -43,7 +43,8 @@ def member(cloud):
 def run(*args, cloud='devcloud-admin', tool='glance-virtio', check=None,
         stdin=None, env=None):
     """Run a CLI from this virtualenv; the CompletedProcess."""
-    cmd = [os.path.join(BIN, tool), '--os-cloud', cloud] + list(args)
+    cmd = [os.path.join(BIN, tool)] + (['--os-cloud', cloud] if cloud
+                                       else []) + list(args)
     result = subprocess.run(cmd, capture_output=True, text=True,
                             timeout=600, input=stdin,
                             env=dict(os.environ, **(env or {})))

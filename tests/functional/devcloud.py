@@ -31,8 +31,11 @@ def _run(*args, timeout=900):
 
 
 def info():
-    """Paths and URLs (no secrets): state_dir, clouds_yaml, admin_cloud,
-    member_cloud, keystone_url, glance_url, logs_dir, image_dir, region."""
+    """Paths and URLs of the local cloud, without secrets.
+
+    Keys: state_dir, clouds_yaml, admin_cloud, member_cloud, keystone_url,
+    glance_url, logs_dir, image_dir, region.
+    """
     return json.loads(_run('info'))
 
 

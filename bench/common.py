@@ -1,0 +1,86 @@
+"""Shared bits of the benchmarks: the local cloud, timing, the report."""
+
+import concurrent.futures
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import openstack
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+REPORT = os.path.join(ROOT, 'docs', 'benchmarks.md')
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+
+
+def cloud_env():
+    """Start the local cloud; the environment the CLIs need."""
+    subprocess.run(['bash', os.path.join(ROOT, 'tools', 'devcloud.sh'),
+                    'start'], check=True, stdout=subprocess.DEVNULL)
+    state = os.environ.get('DEVCLOUD_DIR', os.path.join(ROOT, '.devcloud'))
+    os.environ['OS_CLIENT_CONFIG_FILE'] = os.path.join(state, 'clouds.yaml')
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')
+           or k == 'OS_CLIENT_CONFIG_FILE'}
+    env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+    return env
+
+
+def connect(cloud='devcloud-admin'):
+    return openstack.connect(cloud=cloud)
+
+
+def ensure_images(conn, tag, count, props_for, workers=8):
+    """At least count images tagged tag exist; ids of count of them."""
+    import load_samples
+    have = [i.id for i in conn.image.images(tag=tag)]
+    missing = range(len(have), count)
+
+    def create(n):
+        return load_samples.create(conn, '%s-%05d' % (tag, n), [tag],
+                                   props_for(n), data=None)['id']
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        have += list(pool.map(create, missing))
+    return have[:count]
+
+
+def timed(cmd, env):
+    """Wall seconds of one run of cmd; fails loudly if cmd fails."""
+    start = time.perf_counter()
+    result = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode not in (0, 3, 5):
+        sys.exit('%s failed (%d): %s'
+                 % (cmd, result.returncode, result.stderr[-2000:]))
+    return seconds
+
+
+def best_and_median(samples):
+    return min(samples), statistics.median(samples)
+
+
+def machine():
+    return '%s, %d cores, Python %s' % (platform.platform(), os.cpu_count(),
+                                        platform.python_version())
+
+
+def write_section(name, text):
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    begin, end = '<!-- bench:%s -->' % name, '<!-- /bench:%s -->' % name
+    try:
+        with open(REPORT) as f:
+            doc = f.read()
+    except FileNotFoundError:
+        doc = ('# Benchmarks\n\nEach section is written by the script it '
+               'names, run against the local cloud (tools/devcloud.sh) on '
+               'the machine it names. Nothing here is asserted by a test.\n')
+    block = '%s\n%s\n%s' % (begin, text.strip(), end)
+    if begin in doc:
+        doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip() + '\n\n' + block + '\n'
+    with open(REPORT, 'w') as f:
+        f.write(doc)
