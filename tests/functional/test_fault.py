@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+from glance_virtio import glance
 from glance_virtio import journal as journal_mod
 from tests.functional import conftest
 from tests.functional import devcloud
@@ -21,7 +22,7 @@ UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
 def state(admin, tag):
     return {i.id: {'hw_disk_bus': i.properties.get('hw_disk_bus'),
                    'hw_scsi_model': i.properties.get('hw_scsi_model')}
-            for i in admin.image.images(tag=tag)}
+            for i in glance.list_images(admin, {'tag': [tag]})}
 
 
 def intents(path):
@@ -77,5 +78,4 @@ def test_glance_killed_mid_run(admin, tag, tmp_path):
     conftest.run('rollback', first, check=0)
     conftest.run('rollback', second, check=0)
     assert all(v == BEFORE for v in state(admin, tag).values())
-    for image in admin.image.images(tag=tag):
-        admin.image.delete_image(image)
+    load_samples.delete_tagged(admin, tag)
