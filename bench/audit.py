@@ -39,25 +39,24 @@ def main():
         times['ours'].append(common.timed(ours, env))
     o_best, o_med = common.best_and_median(times['ours'])
     t_best, t_med = common.best_and_median(times['theirs'])
-    text = '''## Audit of %(n)d images (bench/audit.py)
+    table = common.md_table(('command', 'best (s)', 'median (s)'), [
+        ('`%s`' % ' '.join(['glance-virtio'] + ours[1:]),
+         '%.2f' % o_best, '%.2f' % o_med),
+        ('`%s`' % ' '.join(['openstack'] + theirs[1:]),
+         '%.2f' % t_best, '%.2f' % t_med)])
+    text = """## Audit of %d images (bench/audit.py)
 
-Command: `%(cmd)s`, %(runs)d alternating runs of each, on %(machine)s.
+Command: `.venv/bin/python bench/audit.py --images %d --runs %d`, on %s;
+the two commands alternate, %d runs each.
 
-| command | best (s) | median (s) |
-| --- | --- | --- |
-| `%(ours)s` | %(ob).2f | %(om).2f |
-| `%(theirs)s` | %(tb).2f | %(tm).2f |
+%s
 
-Ratio of medians (audit / plain listing): **%(ratio).2fx** (target: at most
-1.2x). The audit lists with the largest page size (1000) and evaluates every
-rule on every image; the plain listing only formats what Glance returns.
-''' % {'n': args.images, 'runs': args.runs, 'machine': common.machine(),
-       'cmd': '.venv/bin/python bench/audit.py --images %d --runs %d'
-              % (args.images, args.runs),
-       'ours': ' '.join(['glance-virtio'] + ours[1:]),
-       'theirs': ' '.join(['openstack'] + theirs[1:]),
-       'ob': o_best, 'om': o_med, 'tb': t_best, 'tm': t_med,
-       'ratio': o_med / t_med}
+Ratio of medians (audit / plain listing): **%.2fx** (target: at most
+1.2x). The audit lists with the largest page size (1000) and evaluates
+every rule on every image; the plain listing only formats what Glance
+returns.
+""" % (args.images, args.images, args.runs, common.machine(), args.runs,
+       table, o_med / t_med)
     common.write_section('audit', text)
     print(text)
     return 0

@@ -84,3 +84,11 @@ def write_section(name, text):
         doc = doc.rstrip() + '\n\n' + block + '\n'
     with open(REPORT, 'w') as f:
         f.write(doc)
+
+
+def md_table(headers, rows):
+    """A Markdown table."""
+    lines = ['| %s |' % ' | '.join(headers),
+             '| %s |' % ' | '.join('---' for _ in headers)]
+    lines += ['| %s |' % ' | '.join(str(c) for c in row) for row in rows]
+    return '\n'.join(lines)

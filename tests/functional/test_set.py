@@ -1,7 +1,11 @@
 """virtio-set and virtio-rollback against the real local cloud."""
 
 import json
+import os
+import pty
+import subprocess
 
+from tests.functional import conftest
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
 import load_samples
@@ -137,3 +141,28 @@ def test_openstack_plugin_set(admin, tag):
                        '--yes', tool='openstack', check=0)
     assert outcome(rows)['lin-virtio'] == ('change', 'changed')
     assert props(admin, ids['lin-virtio'])['hw_scsi_model'] == 'virtio-scsi'
+
+
+def on_terminal(args, answer):
+    """Run glance-virtio with a terminal as stdin; (exit code, stderr)."""
+    primary, secondary = pty.openpty()
+    cmd = [os.path.join(conftest.BIN, 'glance-virtio'), '--os-cloud',
+           'devcloud-admin'] + list(args)
+    proc = subprocess.Popen(cmd, stdin=secondary, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    os.close(secondary)
+    os.write(primary, answer.encode())
+    out, err = proc.communicate(timeout=300)
+    os.close(primary)
+    return proc.returncode, err
+
+
+def test_terminal_asks_before_changing(admin, tag):
+    ids = make(admin, tag, MIXED[:1])
+    code, err = on_terminal(['set', '--tag', tag, '--bus', 'scsi'], 'n\n')
+    assert code == 1 and 'Apply to 1 images? [y/N]' in err
+    assert 'cancelled: nothing changed' in err
+    assert props(admin, ids['lin-virtio'])['hw_disk_bus'] == 'virtio'
+    code, err = on_terminal(['set', '--tag', tag, '--bus', 'scsi'], 'y\n')
+    assert code == 0, err
+    assert props(admin, ids['lin-virtio'])['hw_disk_bus'] == 'scsi'
