@@ -18,9 +18,13 @@ def samples():
         return json.load(f)
 
 
-def create(conn, name, tags, properties, visibility='private', data=DATA):
-    """Create one image with properties and a little data; its JSON body."""
-    body = dict(properties, name=name, disk_format='raw',
+def create(conn, name, tags, properties, visibility='private', data=DATA,
+           disk_format='raw'):
+    """Create one image with properties and data; its JSON body.
+
+    data is bytes or a file object to upload, or None for a queued image.
+    """
+    body = dict(properties, name=name, disk_format=disk_format,
                 container_format='bare', tags=list(tags),
                 visibility=visibility)
     image = conn.image.post('/images', json=body,

@@ -46,9 +46,7 @@ class AuditImages(lister.Lister):
         common.add_selection(parser, snapshots_default=True)
         parser.add_argument('--long', action='store_true',
                             help='List additional fields in output')
-        parser.add_argument('--deep', action='store_true',
-                            help='Inspect the disk images themselves (Range '
-                                 'reads, cached by checksum)')
+        common.add_deep(parser)
         parser.add_argument('--fail-on', metavar='<severity>',
                             choices=model.SEVERITIES,
                             help='Exit with code %d when a finding of this '
@@ -65,11 +63,7 @@ class AuditImages(lister.Lister):
         if parsed_args.images and not images:
             raise exceptions.CommandError('none of the images matched')
         catalogue = common.base_images(conn, images)
-        inspections = None
-        if parsed_args.deep:
-            from glance_virtio import inspection
-            inspections = inspection.inspect_images(
-                conn, images, common.load_conf(self.app))
+        inspections = common.inspections(self.app, conn, images, parsed_args)
         rows = audit.audit(images, policy, catalogue, inspections)
         self._rows = rows
         if parsed_args.only_findings:

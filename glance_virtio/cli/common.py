@@ -80,6 +80,24 @@ def add_selection(parser, snapshots_default):
                        + ('' if snapshots_default else ' (default)'))
 
 
+def add_deep(parser):
+    parser.add_argument('--deep', action='store_true',
+                        help='Inspect the disk images themselves (Range '
+                             'reads, cached by checksum)')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='With --deep: inspect again even when a cached '
+                             'result exists for the image checksum')
+
+
+def inspections(app, conn, images, parsed_args, config=None):
+    """Inspection reports by image id with --deep, else None."""
+    if not parsed_args.deep:
+        return None
+    from glance_virtio import inspection
+    return inspection.inspect_images(conn, images, config or load_conf(app),
+                                     use_cache=not parsed_args.no_cache)
+
+
 def filters(parsed_args):
     """Server-side list filters from the selection options."""
     query = {}

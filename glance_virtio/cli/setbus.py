@@ -131,8 +131,7 @@ class SetBus(lister.Lister):
                             default=[],
                             help='Accept findings of this rule knowingly '
                                  '(repeatable), e.g. GV011')
-        parser.add_argument('--deep', action='store_true',
-                            help='Inspect the disk images to judge readiness')
+        common.add_deep(parser)
         add_apply_options(parser)
         return parser
 
@@ -153,10 +152,7 @@ class SetBus(lister.Lister):
                                     [a.upper() for a in args.allow])
         conn = common.connection(self.app)
         images = common.select(conn, args)
-        inspections = None
-        if args.deep:
-            from glance_virtio import inspection
-            inspections = inspection.inspect_images(conn, images, config)
+        inspections = common.inspections(self.app, conn, images, args, config)
         target = plan.Target(args.bus, args.scsi_model, args.vif_model,
                              args.machine_type, args.fill_os_type)
         changes = plan.make_plan(images, target, policy,

@@ -31,14 +31,9 @@ def uploaded(admin, tmp_path_factory):
     ]
     loaded = {}
     for name, path, fmt, props in specs:
-        body = dict(props, name='inspect-' + name, disk_format=fmt,
-                    container_format='bare', tags=[tag])
-        image = admin.image.post('/images', json=body, raise_exc=True).json()
         with open(path, 'rb') as data:
-            admin.image.put('/images/%s/file' % image['id'], data=data,
-                            headers={'Content-Type':
-                                     'application/octet-stream'},
-                            raise_exc=True)
+            image = load_samples.create(admin, 'inspect-' + name, [tag],
+                                        props, data=data, disk_format=fmt)
         loaded[name] = (image['id'], path)
     yield tag, loaded
     load_samples.delete_tagged(admin, tag)
