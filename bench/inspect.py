@@ -19,10 +19,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+# The repository root replaces bench/ on the path: bench/inspect.py must
+# not shadow the standard library's inspect module.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench import common  # noqa: E402
 
-sys.path.insert(0, common.ROOT)
 from tests.fixtures import disk  # noqa: E402
 from tests.fixtures import images  # noqa: E402
 

@@ -16,8 +16,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+# The repository root replaces bench/ on the path: bench/inspect.py must
+# not shadow the standard library's inspect module.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench import common  # noqa: E402
 
 TAG = 'bench-set'
 BASE = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
