@@ -14,6 +14,9 @@ CHANGED = 'changed'
 UNCHANGED = 'unchanged'
 CONFLICT = 'conflict'
 FAILED = 'failed'
+# The PATCH may or may not have landed: the journal says which to check.
+UNCERTAIN = 'uncertain'
+NOT_DONE = (FAILED, CONFLICT, UNCERTAIN)
 ATTEMPTS = 4
 
 
@@ -25,6 +28,14 @@ class Write:
     name: str
     expected: Mapping[str, Optional[str]]
     desired: Mapping[str, Optional[str]]
+
+
+class Interrupted(Exception):
+    """The run was stopped; outcomes holds the writes that finished."""
+
+    def __init__(self, outcomes):
+        super().__init__('interrupted')
+        self.outcomes = outcomes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +80,12 @@ def write_one(conn, write, journal, sleep=time.sleep):
     """Apply one Write; never raises for a per-image failure."""
     keys = list(write.desired)
     desired = dict(write.desired)
-    current, wrote = dict(write.expected), False
+    current, wrote, note = dict(write.expected), False, ''
+    maybe_landed = False
     try:
         for attempt in range(1, ATTEMPTS + 1):
             image = _retry(glance.get_image, conn, write.image_id, sleep=sleep)
-            current = _values(image, keys)
+            current, maybe_landed = _values(image, keys), False
             if current == desired:
                 break
             if current != dict(write.expected):
@@ -86,24 +98,36 @@ def write_one(conn, write, journal, sleep=time.sleep):
                           before=current, after=desired, ops=ops)
             wrote = True
             try:
-                glance.patch_image(conn, write.image_id, ops)
+                answer = glance.patch_image(conn, write.image_id, ops)
             except glance.GlanceError as e:
-                if not e.retriable or attempt == ATTEMPTS:
+                if not e.retriable:
+                    raise
+                maybe_landed = True
+                if attempt == ATTEMPTS:
                     raise
                 LOG.info('%s: %s; re-reading before retry', write.image_id, e)
                 sleep(0.5 * 2 ** (attempt - 1))
                 continue
-            current = _values(_retry(glance.get_image, conn, write.image_id,
-                                     sleep=sleep), keys)
+            current = _values(answer, keys)
+            try:
+                current = _values(_retry(glance.get_image, conn,
+                                         write.image_id, sleep=sleep), keys)
+            except glance.GlanceError as e:
+                note = ('verified by the PATCH answer only; the re-read '
+                        'failed: %s' % e)
             break
     except glance.GlanceError as e:
+        if maybe_landed:
+            return _finish(journal, write, UNCERTAIN, current, wrote,
+                           '%s: the change may have been applied; run '
+                           'virtio-set again or roll back' % e)
         return _finish(journal, write, FAILED, current, wrote, str(e))
     if current != desired:
         return _finish(journal, write, CONFLICT, current, wrote,
                        'verification read shows %s: a concurrent writer'
                        % current)
     return _finish(journal, write, CHANGED if wrote else UNCHANGED, current,
-                   wrote)
+                   wrote, note)
 
 
 def _finish(journal, write, outcome, observed, wrote, error=''):
@@ -115,13 +139,26 @@ def _finish(journal, write, outcome, observed, wrote, error=''):
 
 
 def run(conn, writes, journal, concurrency=8, progress=None):
-    """Apply writes with bounded concurrency; outcomes in input order."""
+    """Apply writes with bounded concurrency; outcomes in input order.
+
+    On KeyboardInterrupt no new write starts; the writes in flight finish
+    and Interrupted carries the outcomes so far (None: not attempted).
+    """
     outcomes = [None] * len(writes)
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        futures = {pool.submit(write_one, conn, w, journal): n
-                   for n, w in enumerate(writes)}
+    pool = concurrent.futures.ThreadPoolExecutor(concurrency)
+    futures = {}
+    try:
+        for n, w in enumerate(writes):
+            futures[pool.submit(write_one, conn, w, journal)] = n
         for future in concurrent.futures.as_completed(futures):
             outcomes[futures[future]] = future.result()
             if progress:
                 progress(outcomes[futures[future]])
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, n in futures.items():
+            if future.done() and not future.cancelled():
+                outcomes[n] = future.result()
+        raise Interrupted(outcomes)
+    pool.shutdown(wait=True)
     return outcomes

@@ -26,9 +26,23 @@ class Journal:
         self.path = path
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = os.fdopen(fd, 'a', encoding='utf-8')
+        created = not os.path.exists(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, 'a+', encoding='utf-8')
         self._lock = threading.Lock()
+        if not created:
+            self._end_torn_line(fd)
+        else:
+            _fsync_dir(parent)
+
+    def _end_torn_line(self, fd):
+        # A run killed mid-record leaves a torn last line: end it, so that
+        # the records appended now start on a line of their own.
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b'\n':
+            self._file.write('\n')
+            self._file.flush()
+            os.fsync(fd)
 
     def write(self, record_type, **fields):
         record = {'type': record_type, 'time': now()}
@@ -50,19 +64,42 @@ class Journal:
         self.close()
 
 
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _parse(line):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def read(path):
-    """Records of a journal; a torn last line from a crash is ignored."""
+    """Records of a journal.
+
+    A torn line, which a crash leaves as the last line of a run, is
+    skipped; any other line that is not a record is an error.
+    """
     records = []
     with open(path, encoding='utf-8') as f:
-        lines = f.read().split('\n')
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+        lines = [(n, line) for n, line in enumerate(f.read().split('\n'), 1)
+                 if line.strip()]
+    for index, (number, line) in enumerate(lines):
+        record = _parse(line)
+        if record is not None:
+            records.append(record)
             continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            if number < len(lines) - 1:
-                raise ValueError('%s line %d is not JSON' % (path, number))
+        following = lines[index + 1][1] if index + 1 < len(lines) else None
+        if following is not None and (_parse(following) or {}).get(
+                'type') != 'start':
+            raise ValueError('%s line %d is not a journal record'
+                             % (path, number))
     return records
 
 
@@ -73,14 +110,23 @@ def touched(records):
     the image may or may not have changed.
     """
     images = {}
-    for record in records:
+    for number, record in enumerate(records, 1):
         image_id = record.get('image')
         if record.get('type') == 'intent':
+            before, after = record.get('before'), record.get('after')
+            if not (image_id and isinstance(before, dict)
+                    and isinstance(after, dict)):
+                raise ValueError('record %d is an intent without image, '
+                                 'before and after' % number)
             entry = images.setdefault(image_id, {
                 'image': image_id, 'name': record.get('name'),
-                'before': record['before'], 'outcome': 'uncertain'})
-            entry['after'] = record['after']
+                'before': {}, 'after': {}})
+            # Runs appended to one journal may touch different keys: the
+            # first before and the last after of each key.
+            for key, value in before.items():
+                entry['before'].setdefault(key, value)
+            entry['after'].update(after)
             entry['outcome'] = 'uncertain'
         elif record.get('type') == 'result' and image_id in images:
-            images[image_id]['outcome'] = record['outcome']
+            images[image_id]['outcome'] = record.get('outcome', 'uncertain')
     return list(images.values())

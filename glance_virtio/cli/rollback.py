@@ -26,11 +26,11 @@ class Rollback(lister.Lister):
 
     def take_action(self, parsed_args):
         try:
-            records = journal.read(parsed_args.source)
+            touched = journal.touched(journal.read(parsed_args.source))
         except (OSError, ValueError) as e:
             raise exceptions.CommandError('cannot read journal: %s' % e)
         writes = [apply.Write(t['image'], t.get('name') or '', t['after'],
-                              t['before']) for t in journal.touched(records)]
+                              t['before']) for t in touched]
         sys.stderr.write('journal names %d images\n' % len(writes))
         columns = ('ID', 'Name', 'Outcome', 'Changes', 'Reason')
         if parsed_args.dry_run or not writes:
@@ -49,10 +49,9 @@ class Rollback(lister.Lister):
         outcomes, done = setbus.run_writes(
             conn, writes, record,
             parsed_args.concurrency or config.policy.concurrency)
-        sys.stderr.write('done: %s\n' % ', '.join(
-            '%d %s' % (n, k) for k, n in sorted(done.items())))
+        sys.stderr.write('done: %s\n' % setbus.describe(done))
         self._exit = common.EXIT_FAILED if any(
-            o.outcome in (apply.FAILED, apply.CONFLICT)
+            o.outcome in apply.NOT_DONE
             for o in outcomes) else 0
         return columns, [
             (o.image_id, o.name, o.outcome,

@@ -1,5 +1,6 @@
 """virtio-set: move images to a disk bus, safely, with a journal."""
 
+import argparse
 import logging
 import sys
 
@@ -15,6 +16,7 @@ from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
+MAX_CONCURRENCY = 64
 COLUMNS = ('ID', 'Name', 'Action', 'Outcome', 'Changes', 'Findings', 'Reason')
 
 
@@ -50,7 +52,7 @@ class ChangesColumn(common.DictColumn):
 
 
 def exit_code(changes, outcomes):
-    if any(o.outcome in (apply.FAILED, apply.CONFLICT) for o in outcomes):
+    if any(o.outcome in apply.NOT_DONE for o in outcomes):
         return common.EXIT_FAILED
     if any(c.action in (plan.BLOCKED, plan.SKIPPED) for c in changes):
         return common.EXIT_BLOCKED
@@ -73,9 +75,21 @@ def add_apply_options(parser):
     parser.add_argument('--journal', metavar='<path>',
                         help='Journal file (default: a new file in the site '
                              'policy [journal] directory)')
-    parser.add_argument('--concurrency', metavar='<count>', type=int,
-                        help='Images changed at the same time (default: site '
-                             'policy, 8)')
+    parser.add_argument('--concurrency', metavar='<count>',
+                        type=concurrency,
+                        help='Images changed at the same time, 1 to %d '
+                             '(default: site policy, 8)' % MAX_CONCURRENCY)
+
+
+def concurrency(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            'must be a whole number from 1 to %d' % MAX_CONCURRENCY)
+    return value
 
 
 def open_journal(conn, config, parsed_args, kind, **header):
@@ -94,16 +108,45 @@ def open_journal(conn, config, parsed_args, kind, **header):
     return record
 
 
-def run_writes(conn, writes, record, concurrency):
-    bar = progress.Progress(len(writes))
-    outcomes = apply.run(conn, writes, record, concurrency, bar.update)
-    bar.done()
+def tally(outcomes):
     counts = {}
     for outcome in outcomes:
-        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+        key = outcome.outcome if outcome else 'not attempted'
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def run_writes(conn, writes, record, concurrency):
+    bar = progress.Progress(len(writes))
+    try:
+        outcomes = apply.run(conn, writes, record, concurrency, bar.update)
+    except apply.Interrupted as e:
+        bar.done()
+        counts = tally(e.outcomes)
+        record.write('end', summary=counts, interrupted=True)
+        record.close()
+        raise exceptions.CommandError(
+            'interrupted: %s. The journal %s records every image changed; '
+            'run the same command again to finish, or virtio-rollback it'
+            % (describe(counts), record.path))
+    bar.done()
+    counts = tally(outcomes)
     record.write('end', summary=counts)
     record.close()
     return outcomes, counts
+
+
+def describe(counts):
+    return ', '.join('%d %s' % (n, k) for k, n in sorted(counts.items()))
+
+
+def show_plan(changes):
+    """Write the changes about to be made to stderr, before the prompt."""
+    for change in changes:
+        sys.stderr.write('  %s %s: %s\n' % (
+            change.image.id, change.image.name, ', '.join(
+                '%s %s -> %s' % (k, v['before'] or '-', v['after'] or '-')
+                for k, v in changes_of(change.before, change.after).items())))
 
 
 class SetBus(lister.Lister):
@@ -164,6 +207,9 @@ class SetBus(lister.Lister):
                          'skipped\n' % counts)
         todo = [c for c in changes if c.action == plan.CHANGE]
         outcomes = []
+        if todo and not args.dry_run and not args.yes and \
+                sys.stdin.isatty():
+            show_plan(todo)
         if todo and not args.dry_run and (args.yes or confirm(
                 'Apply to %d images?' % len(todo))):
             record = open_journal(conn, config, args, 'set',
@@ -174,8 +220,7 @@ class SetBus(lister.Lister):
             outcomes, done = run_writes(
                 conn, writes, record,
                 args.concurrency or config.policy.concurrency)
-            sys.stderr.write('done: %s\n' % ', '.join(
-                '%d %s' % (n, k) for k, n in sorted(done.items())))
+            sys.stderr.write('done: %s\n' % describe(done))
         elif todo and not args.dry_run:
             raise exceptions.CommandError('cancelled: nothing changed')
         self._exit = exit_code(changes, outcomes)

@@ -36,3 +36,45 @@ def test_corrupt_middle_line_is_an_error(tmp_path):
     path.write_text('{"type": "start"}\nnot json\n{"type": "end"}\n')
     with pytest.raises(ValueError, match='line 2'):
         journal.read(str(path))
+
+
+def test_run_appended_after_a_torn_line_stays_readable(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    path.write_text(json.dumps({'type': 'start'}) + '\n{"type": "inte')
+    with journal.Journal(str(path)) as j:
+        j.write('start', cloud='c')
+        j.write('intent', image='a', before={'k': None}, after={'k': 'v'})
+    records = journal.read(str(path))
+    assert [r['type'] for r in records] == ['start', 'start', 'intent']
+
+
+def test_runs_touching_different_keys_merge_per_key(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    with journal.Journal(str(path)) as j:
+        j.write('intent', image='a', before={'bus': 'ide'},
+                after={'bus': 'scsi'})
+        j.write('result', image='a', outcome='changed')
+        j.write('intent', image='a', before={'bus': 'scsi', 'vif': None},
+                after={'bus': 'virtio', 'vif': 'virtio'})
+        j.write('result', image='a', outcome='changed')
+    [entry] = journal.touched(journal.read(str(path)))
+    assert entry['before'] == {'bus': 'ide', 'vif': None}
+    assert entry['after'] == {'bus': 'virtio', 'vif': 'virtio'}
+    assert entry['outcome'] == 'changed'
+
+
+@pytest.mark.parametrize('record', [
+    {'type': 'intent', 'image': 'a', 'after': {}},
+    {'type': 'intent', 'before': {}, 'after': {}},
+    {'type': 'intent', 'image': 'a', 'before': [], 'after': {}},
+])
+def test_malformed_intent_is_a_clear_error(record):
+    with pytest.raises(ValueError, match='record 1 is an intent'):
+        journal.touched([record])
+
+
+def test_a_line_that_is_not_a_record_is_an_error(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    path.write_text('{"type": "start"}\n[1, 2]\n{"type": "end"}\n')
+    with pytest.raises(ValueError, match='line 2'):
+        journal.read(str(path))
