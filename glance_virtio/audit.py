@@ -18,7 +18,12 @@ def recommend(facts, policy):
             return bus
     if facts.os.family == UNKNOWN:
         return UNKNOWN
-    return 'sata' if rules.is_q35(facts, policy) else 'ide'
+    # Nothing paravirtual is proven: keep the emulated bus the guest has.
+    current = facts.props.get('hw_disk_bus')
+    q35 = rules.is_q35(facts, policy)
+    if current == 'sata' or (current == 'ide' and not q35):
+        return current
+    return 'sata' if q35 else 'ide'
 
 
 def worst(findings):

@@ -17,8 +17,11 @@ OTHER_DISTROS = {'freebsd', 'netbsd', 'openbsd', 'opensolaris', 'msdos',
 # Windows driver names an operator may assert in the virtio_drivers property.
 ASSERT_PROPERTY = 'virtio_drivers'
 WINDOWS_DRIVERS = {'virtio_blk': 'viostor', 'virtio_scsi': 'vioscsi',
-                   'virtio_net': 'netkvm'}
+                   'virtio_net': 'netkvm', 'sata': 'storahci',
+                   'ide': 'intelide'}
 
+# A release number in a name: one or two digits, never a year or a date.
+_VERSION = r'(\d{1,2}(?:\.\d+)?(?!\d))?'
 _NAME_PATTERNS = [
     (re.compile(r'win(?:dows)?[\s_-]*(?:server[\s_-]*)?'
                 r'(2008|2012|2016|2019|2022|2025|7|8|10|11)\b', re.I),
@@ -26,21 +29,23 @@ _NAME_PATTERNS = [
     (re.compile(r'(?<![a-z])win(?:dows|2k\d*|\d{1,4}\b|[\s_-]?server|\b)',
                 re.I), 'windows', 'windows'),
     (re.compile(r'ubuntu[\s_-]*(\d{2}\.\d{2})?', re.I), 'linux', 'ubuntu'),
-    (re.compile(r'centos[\s_-]*(?:stream[\s_-]*)?(\d+(?:\.\d+)?)?', re.I),
+    (re.compile(r'centos[\s_-]*(?:stream[\s_-]*)?' + _VERSION, re.I),
      'linux', 'centos'),
-    (re.compile(r'(?:rhel|red[\s_-]*hat)[^\d]*(\d+(?:\.\d+)?)?', re.I),
-     'linux', 'rhel'),
-    (re.compile(r'rocky[\s_-]*(?:linux[\s_-]*)?(\d+(?:\.\d+)?)?', re.I),
+    (re.compile(r'(?:rhel|red[\s_-]*hat(?:[\s_-]*enterprise)?'
+                r'(?:[\s_-]*linux)?)(?:[\s_-]*server)?[\s_-]*' + _VERSION,
+                re.I), 'linux', 'rhel'),
+    (re.compile(r'rocky[\s_-]*(?:linux[\s_-]*)?' + _VERSION, re.I),
      'linux', 'rocky'),
-    (re.compile(r'alma[\s_-]*(?:linux[\s_-]*)?(\d+(?:\.\d+)?)?', re.I),
+    (re.compile(r'alma[\s_-]*(?:linux[\s_-]*)?' + _VERSION, re.I),
      'linux', 'almalinux'),
-    (re.compile(r'debian[\s_-]*(\d+(?:\.\d+)?)?', re.I), 'linux', 'debian'),
-    (re.compile(r'fedora[\s_-]*(?:cloud[\s_-]*(?:base[\s_-]*)?)?(\d+)?',
-                re.I), 'linux', 'fedora'),
-    (re.compile(r'(?:sles|suse[\s_-]*linux[\s_-]*enterprise)[^\d]*(\d+)?',
-                re.I), 'linux', 'sles'),
-    (re.compile(r'opensuse[^\d]*(\d+(?:\.\d+)?)?', re.I), 'linux',
-     'opensuse'),
+    (re.compile(r'debian[\s_-]*' + _VERSION, re.I), 'linux', 'debian'),
+    (re.compile(r'fedora[\s_-]*(?:cloud[\s_-]*(?:base[\s_-]*)?)?' +
+                _VERSION, re.I), 'linux', 'fedora'),
+    (re.compile(r'(?:sles|suse[\s_-]*linux[\s_-]*enterprise'
+                r'(?:[\s_-]*server)?)[\s_-]*' + _VERSION, re.I),
+     'linux', 'sles'),
+    (re.compile(r'opensuse[\s_-]*(?:leap[\s_-]*)?' + _VERSION, re.I),
+     'linux', 'opensuse'),
     (re.compile(r'cirros[\s_-]*(\d+\.\d+(?:\.\d+)?)?', re.I), 'linux',
      'cirros'),
     (re.compile(r'freebsd[\s_-]*(\d+(?:\.\d+)?)?', re.I), 'other',
@@ -130,11 +135,13 @@ def _linux(guest, driver):
 
 
 def _windows(props, driver):
-    if driver in ('ide', 'sata'):
-        return Readiness(READY, 'inbox Windows driver (intelide/storahci); '
-                         'boot-start unless installed on another bus')
     asserted = props.get(ASSERT_PROPERTY)
     name = WINDOWS_DRIVERS[driver]
+    if asserted is None and driver in ('ide', 'sata'):
+        return Readiness(UNKNOWN, 'Windows ships %s but starts it at boot '
+                         'only when it was installed on that bus: metadata '
+                         'cannot tell (inspect the image or set %s)'
+                         % (name, ASSERT_PROPERTY))
     if asserted is None:
         return Readiness(UNKNOWN, 'Windows has no inbox %s: metadata cannot '
                          'prove it is installed (inspect the image or set '

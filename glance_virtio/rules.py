@@ -78,6 +78,11 @@ KNOWN_KEYS = frozenset(TYPO_TARGETS + (
     'ramdisk_id', 'root_device_name', 'block_device_mapping', 'bdm_v2',
     'boot_roles', 'description', 'owner_project_name', 'owner_user_name',
     'vm_mode', 'vmware_adaptertype', 'vmware_ostype', 'hw_cpu_model'))
+REFUSED_SCSI_MODELS = {
+    'buslogic': 'libvirt refuses the BusLogic controller for QEMU',
+    'ibmvscsi': 'ibmvscsi is the POWER (spapr) controller, not x86',
+}
+PARAVIRTUAL_BUSES = ('virtio', 'scsi')
 BUS_DRIVER = {'virtio': 'virtio_blk', 'scsi': 'virtio_scsi', 'sata': 'sata',
               'ide': 'ide'}
 NOVA = 'nova/objects/fields.py'
@@ -156,6 +161,10 @@ def _bus_not_kvm(facts, ctx):
                     else 'the build fails with UnsupportedHardware')
             yield ('%s=%s is not supported for kvm/qemu: %s. Use virtio, scsi '
                    'or sata' % (key, value, when))
+    scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
+    if scsi in REFUSED_SCSI_MODELS:
+        yield ('hw_scsi_model=%s: %s, so the build fails. Use virtio-scsi'
+               % (scsi, REFUSED_SCSI_MODELS[scsi]))
     vif = canonical('hw_vif_model', facts.props.get('hw_vif_model'))
     if vif in VIF_MODELS and vif not in KVM_VIF_MODELS:
         yield ('hw_vif_model=%s is not supported for kvm: the build fails '
@@ -204,16 +213,23 @@ def _model_without_scsi(facts, ctx):
       'libvirt src/qemu/qemu_validate.c')
 def _scsi_model_support(facts, ctx):
     value = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
-    if value in SCSI_MODELS and value != 'virtio-scsi':
-        yield ('hw_scsi_model=%s: libvirt rejects buslogic, RHEL-family '
-               'qemu-kvm has no LSI models and vmpvscsi needs QEMU pvscsi. '
-               'Use virtio-scsi' % value)
+    if value in SCSI_MODELS and value != 'virtio-scsi' and \
+            value not in REFUSED_SCSI_MODELS:
+        yield ('hw_scsi_model=%s: RHEL-family qemu-kvm has no LSI models '
+               'and vmpvscsi needs QEMU pvscsi; the guest needs a driver for '
+               'the emulated controller. Use virtio-scsi' % value)
 
 
 def _driver_state(facts, bus):
+    """(driver the boot disk needs on bus, its Readiness) or (None, None)."""
     driver = BUS_DRIVER.get(bus)
     if driver is None:
         return None, None
+    scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
+    if bus == 'scsi' and scsi and scsi != 'virtio-scsi':
+        return '%s controller' % scsi, model.Readiness(
+            UNKNOWN, 'hw_scsi_model=%s is an emulated controller whose '
+            'guest driver is not judged' % scsi)
     return driver, facts.readiness.get(driver)
 
 
@@ -236,6 +252,8 @@ def _windows_unproven(facts, ctx):
     if facts.os.family != 'windows':
         return
     bus = disk_bus(facts)
+    if bus not in PARAVIRTUAL_BUSES:
+        return
     driver, verdict = _driver_state(facts, bus)
     if verdict is not None and verdict.state == UNKNOWN:
         how = ('' if facts.props.get('hw_disk_bus')
@@ -388,6 +406,25 @@ def _names_break(facts, ctx):
     elif linux.get('uses_sd_names') and bus == 'virtio':
         yield ('/etc/fstab or the boot loader name /dev/sd* but on virtio the '
                'disks are /dev/vd*')
+
+
+@rule('GV027', ERROR, 'Boot bus changed to one whose driver is unproven',
+      'KNOWLEDGE.md rules 7 and 9')
+def _unproven_change(facts, ctx):
+    if ctx.before is None:
+        return
+    bus = disk_bus(facts)
+    driver, verdict = _driver_state(facts, bus)
+    if verdict is None or verdict.state != UNKNOWN:
+        return
+    if _driver_state(ctx.before, disk_bus(ctx.before))[0] == driver:
+        return
+    if facts.os.family == 'windows' and bus in PARAVIRTUAL_BUSES:
+        return  # GV011 says it
+    yield ('moving the boot disk from %s to %s needs %s at boot, which is '
+           'not proven: %s. Inspect the image (--deep), or accept the risk '
+           'with --allow GV027' % (disk_bus(ctx.before), bus, driver,
+                                   verdict.reason))
 
 
 def _distance(a, b):

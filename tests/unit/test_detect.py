@@ -61,10 +61,28 @@ def test_linux_readiness_by_era(distro, version, blk, scsi):
 def test_windows_unknown_until_asserted():
     facts = detect.facts(image(os_type='windows'))
     assert facts.readiness['virtio_blk'].state == 'unknown'
-    assert facts.readiness['sata'].state == 'ready'
+    # storahci is inbox but boot-start only if Windows was installed on AHCI
+    assert facts.readiness['sata'].state == 'unknown'
     facts = detect.facts(image(os_type='windows', virtio_drivers='viostor'))
     assert facts.readiness['virtio_blk'].state == 'ready'
     assert facts.readiness['virtio_scsi'].state == 'not-ready'
+    facts = detect.facts(image(os_type='windows', virtio_drivers='storahci'))
+    assert facts.readiness['sata'].state == 'ready'
+
+
+@pytest.mark.parametrize('name,distro,version', [
+    ('RHEL guest image 2013-02 (6.4)', 'rhel', None),
+    ('SLES-for-SAP-2019-12', 'sles', None),
+    ('centos-2019-golden', 'centos', None),
+    ('rhel-7.9-x86_64', 'rhel', '7.9'),
+    ('Red Hat Enterprise Linux 8.6', 'rhel', '8.6'),
+    ('SUSE Linux Enterprise Server 15 SP4', 'sles', '15'),
+    ('openSUSE-Leap-15.5', 'opensuse', '15.5'),
+    ('Fedora-Cloud-Base-39-1.5', 'fedora', '39'),
+])
+def test_a_date_in_the_name_is_not_a_version(name, distro, version):
+    guest = detect.guest_os(image(name=name))
+    assert (guest.distro, guest.version) == (distro, version)
 
 
 def test_inspection_overrides_metadata():

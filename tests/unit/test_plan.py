@@ -1,3 +1,5 @@
+import pytest
+
 from glance_virtio import apply
 from glance_virtio import audit
 from glance_virtio import model
@@ -58,6 +60,26 @@ def test_windows_with_assertion_moves():
         plan.CHANGE
     assert plan.plan_one(win, plan.Target('virtio'), POLICY).action == \
         plan.BLOCKED
+
+
+def test_windows_leaving_its_install_bus_is_blocked():
+    win = image(os_type='windows', hw_disk_bus='ide')
+    change = plan.plan_one(win, plan.Target('sata'), POLICY)
+    assert change.action == plan.BLOCKED and 'GV027' in change.reason
+    allowed = model.Policy(allowed_rules=('GV027',))
+    assert plan.plan_one(win, plan.Target('sata'), allowed).action == \
+        plan.CHANGE
+
+
+@pytest.mark.parametrize('props,name', [
+    ({}, 'golden-app-2019'),
+    ({'os_type': 'linux'}, 'app'),
+    ({}, 'RHEL guest image 2013-02 (6.4)'),
+])
+def test_unproven_driver_blocks_a_bus_change(props, name):
+    change = plan.plan_one(image(name=name, hw_disk_bus='virtio', **props),
+                           plan.Target('scsi'), POLICY)
+    assert change.action == plan.BLOCKED and 'GV027' in change.reason
 
 
 def test_ide_on_q35_blocked():

@@ -25,6 +25,7 @@ BAD = [
     ('GV001', dict(GOOD, os_secure_boot='yes'), '', None, {}),
     ('GV002', dict(UBUNTU, hw_disk_bus='xen'), '', None, {}),
     ('GV002', dict(GOOD, hw_vif_model='netfront'), '', None, {}),
+    ('GV002', dict(GOOD, hw_scsi_model='BusLogic'), '', None, {}),
     ('GV003', dict(UBUNTU, hw_disk_bus='ide', hw_machine_type='q35'), '',
      None, {}),
     ('GV003', dict(GOOD, hw_cdrom_bus='ide', hw_machine_type='pc-q35-8.2'),
@@ -62,6 +63,15 @@ BAD = [
      {'before': dict(UBUNTU, hw_disk_bus='virtio')}),
     ('GV025', dict(UBUNTU, hw_disk_bus='ide'), '', None, {}),
     ('GV026', GOOD, '', INSPECTED_VD, {}),
+    ('GV027', dict(UBUNTU, os_version=None, hw_disk_bus='scsi',
+                   hw_scsi_model='virtio-scsi'), '', None,
+     {'before': dict(UBUNTU, os_version=None, hw_disk_bus='virtio')}),
+    ('GV027', {'hw_disk_bus': 'virtio'}, 'golden-app-2019', None,
+     {'before': {'hw_disk_bus': 'ide'}}),
+    ('GV027', {'os_type': 'windows', 'hw_disk_bus': 'sata'}, '', None,
+     {'before': {'os_type': 'windows', 'hw_disk_bus': 'ide'}}),
+    ('GV027', dict(UBUNTU, hw_disk_bus='scsi', hw_scsi_model='lsilogic'), '',
+     None, {'before': dict(UBUNTU, hw_disk_bus='virtio')}),
 ]
 
 
@@ -133,6 +143,27 @@ def test_policy_overrides_and_disables():
     found = findings(props, policy=policy)
     assert ('GV004', 'error') in {(f.rule, f.severity) for f in found}
     assert 'GV025' not in ids(found)
+
+
+def test_windows_on_its_install_bus_is_not_an_error():
+    # An unproven inbox driver is only a blocker when the bus changes.
+    for bus in ('ide', 'sata'):
+        found = findings({'os_type': 'windows', 'hw_disk_bus': bus})
+        assert not [f for f in found if f.severity == model.ERROR]
+
+
+def test_gv027_quiet_when_the_driver_does_not_change():
+    props = dict(UBUNTU, os_version=None, hw_disk_bus='virtio')
+    assert 'GV027' not in ids(findings(props, extras={'before': dict(
+        UBUNTU, os_version=None)}))
+
+
+def test_non_virtio_scsi_model_is_not_judged_by_virtio_scsi():
+    props = {'os_type': 'windows', 'virtio_drivers': 'vioscsi',
+             'hw_disk_bus': 'scsi', 'hw_scsi_model': 'lsilogic'}
+    found = findings(props)
+    assert any(f.rule == 'GV011' and 'lsilogic controller' in f.message
+               for f in found)
 
 
 def test_q35_default_machine_type_from_policy():
