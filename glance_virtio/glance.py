@@ -145,6 +145,11 @@ def read_range(conn, image_id, offset, length):
             raise GlanceError('Glance ignored the Range header (HTTP %s): '
                               'refusing to download the whole image'
                               % resp.status_code, resp.status_code)
+        answered = resp.headers.get('Content-Range', '')
+        if not answered.startswith('bytes %d-%d/' % (offset, end)):
+            raise GlanceError('asked for bytes %d-%d, Glance answered '
+                              'Content-Range "%s"' % (offset, end, answered),
+                              resp.status_code)
         data = resp.raw.read(length + 1, decode_content=True)
     finally:
         resp.close()

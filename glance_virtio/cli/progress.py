@@ -1,6 +1,9 @@
 """A one-line progress bar on stderr, only when stderr is a terminal."""
 
+import logging
 import sys
+
+LOG = logging.getLogger(__name__)
 
 
 class Progress:

@@ -1,9 +1,13 @@
 """virtio-rules: list the rules the audit and the planner apply."""
 
+import logging
+
 from cliff import lister
 
 from glance_virtio.cli import common
 from glance_virtio import rules
+
+LOG = logging.getLogger(__name__)
 
 
 class ListRules(lister.Lister):

@@ -41,9 +41,18 @@ class ResultCache:
         return entry.get('result')
 
     def put(self, checksum, result):
-        """Store ``result`` for ``checksum`` atomically."""
+        """Store ``result`` for ``checksum`` atomically; False if it cannot."""
         if not checksum:
-            return
+            return False
+        try:
+            self._put(checksum, result)
+        except OSError as exc:
+            LOG.warning('cannot write the inspection cache in %s: %s',
+                        self.directory, exc)
+            return False
+        return True
+
+    def _put(self, checksum, result):
         os.makedirs(self.directory, exist_ok=True)
         entry = {'schema': SCHEMA_VERSION, 'checksum': checksum,
                  'result': result}

@@ -50,6 +50,12 @@ def inspect_file(fobj, max_read=None,
         LOG.exception('inspection failed')
         error_result('internal error: %s: %s' % (type(exc).__name__, exc),
                      result)
+    fetch_error = getattr(source, 'fetch_error', None)
+    if fetch_error and fetch_error != result['error']:
+        # The root cause: what a library made of the failed read is a note.
+        if result['error']:
+            result['notes'].append(result['error'])
+        error_result(fetch_error, result)
     disk_error = getattr(state.get('disk'), 'error', None)
     if disk_error and result['status'] == 'ok' and source is not None \
             and not source.limit_exceeded:

@@ -7,12 +7,17 @@ import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 
 from glance_virtio.inspect.core import inspect_file
 from glance_virtio.inspect.result import error_result
 
 LOG = logging.getLogger(__name__)
+# Held from creating a child's pipe to closing its write end here, so that
+# no sibling forked from another thread inherits that write end and delays
+# the EOF that tells of a crashed child.
+_SPAWN = threading.Lock()
 
 
 def inspect_isolated(opener, max_read=None, max_memory_mb=1024,
@@ -26,17 +31,20 @@ def inspect_isolated(opener, max_read=None, max_memory_mb=1024,
     """
     started = time.monotonic()
     context = multiprocessing.get_context('fork')
-    reader, writer = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_child, args=(opener, max_read, max_memory_mb,
-                             max_cpu_seconds, writer),
-        name='glance-virtio-inspect', daemon=True)
-    try:
-        child.start()
-    except OSError as exc:
-        return _failed('cannot start the inspection process: %s' % exc,
-                       started)
-    writer.close()
+    with _SPAWN:
+        reader, writer = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_child, args=(opener, max_read, max_memory_mb,
+                                 max_cpu_seconds, writer),
+            name='glance-virtio-inspect', daemon=True)
+        try:
+            child.start()
+        except OSError as exc:
+            reader.close()
+            return _failed('cannot start the inspection process: %s' % exc,
+                           started)
+        finally:
+            writer.close()
     payload = None
     try:
         if reader.poll(timeout):

@@ -52,6 +52,9 @@ class RangeFile(io.RawIOBase):
         self.bytes_fetched = 0
         self.fetch_count = 0
         self.limit_exceeded = False
+        # The first fetch that failed, kept because C libraries that call
+        # read() replace the exception by their own error.
+        self.fetch_error = None
         # Offset of the first read that started at or past the end.
         self.past_end = None
 
@@ -138,7 +141,14 @@ class RangeFile(io.RawIOBase):
                     self.limit_exceeded = True
                     raise ReadLimitExceeded(
                         'read limit of %d bytes reached' % self.max_read)
-        data = bytes(self._fetch(start, length))
+        try:
+            data = bytes(self._fetch(start, length))
+        except Exception as exc:
+            if self.fetch_error is None:
+                self.fetch_error = ('reading bytes %d-%d of the image '
+                                    'failed: %s'
+                                    % (start, start + length - 1, exc))
+            raise InspectError(self.fetch_error) from exc
         self.fetch_count += 1
         self.bytes_fetched += len(data)
         if len(data) != length:

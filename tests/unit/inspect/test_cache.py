@@ -42,3 +42,11 @@ def test_default_directory(monkeypatch, tmp_path):
     cache = ResultCache()
     assert cache.directory == str(tmp_path / '.cache' / 'glance-virtio' /
                                   'inspect')
+
+
+def test_a_cache_that_cannot_be_written_is_not_fatal(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    cache = ResultCache(str(blocker / 'cache'))
+    assert cache.put('x', {'n': 1}) is False
+    assert cache.get('x') is None

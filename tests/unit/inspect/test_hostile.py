@@ -1,5 +1,9 @@
 import io
+import os
 
+import pytest
+
+from glance_virtio.inspect import RangeFile
 from glance_virtio.inspect import inspect_file
 from tests.unit.inspect.helpers import inspect_path
 from tests.unit.inspect.helpers import states
@@ -122,3 +126,32 @@ def test_mbr_partition_past_the_end_and_looping_ebr():
     assert result['status'] == 'ok'
     assert result['partition_table'] == 'mbr'
     assert 'partition p1 extends past the end of the disk' in result['notes']
+
+
+def _failing_fetch(path, fail_at):
+    handle = open(path, 'rb')
+    calls = []
+
+    def fetch(offset, length):
+        calls.append(offset)
+        if fail_at is not None and len(calls) >= fail_at:
+            raise ConnectionError('connection reset by peer')
+        handle.seek(offset)
+        return handle.read(length)
+    # Small blocks, no read-ahead: many fetches, so a failure can land in
+    # every stage (header, partition table, NTFS, hives).
+    return RangeFile(fetch, os.path.getsize(path), block_size=4096,
+                     readahead=1)
+
+
+@pytest.mark.parametrize('share', [0, 0.1, 0.3, 0.5, 0.7, 0.9, 1])
+def test_a_failed_fetch_is_an_error_never_a_verdict(windows_viostor, share):
+    # A network error inside a library callback must not read as "driver
+    # missing": that verdict would be cached for good.
+    clean = _failing_fetch(windows_viostor, None)
+    assert inspect_file(clean)['status'] == 'ok'
+    fail_at = max(1, int(clean.fetch_count * share))
+    result = inspect_file(_failing_fetch(windows_viostor, fail_at))
+    assert result['status'] == 'error'
+    assert 'connection reset by peer' in result['error']
+    assert 'reading bytes' in result['error']
