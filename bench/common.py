@@ -28,6 +28,16 @@ def cloud_env():
     return env
 
 
+def server_cpu(service='glance'):
+    """CPU seconds the local cloud's server process has used so far."""
+    state = os.environ.get('DEVCLOUD_DIR', os.path.join(ROOT, '.devcloud'))
+    with open(os.path.join(state, 'run', service + '.pid')) as f:
+        pid = int(f.read())
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def connect(cloud='devcloud-admin'):
     return openstack.connect(cloud=cloud)
 
