@@ -212,6 +212,8 @@ def write_configs(pw):
             'username': 'glance',
             'password': pw['glance'],
             'region_name': REGION,
+            # Notice a revoked token within seconds, as a test needs.
+            'token_cache_time': '2',
         },
         'oslo_concurrency': {'lock_path': DATA / 'locks'},
     }))
