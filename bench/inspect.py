@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from tests.fixtures import disk  # noqa: E402
 from tests.fixtures import images  # noqa: E402
 
 GiB = 1 << 30
+VIRT_INSPECTOR_TIMEOUT = 300
 TAG = 'bench-inspect'
 
 
@@ -83,18 +85,27 @@ def virt_inspector(path):
     tool = shutil.which('virt-inspector')
     if not tool:
         return None
-    # Nested KVM can abort QEMU (MSR errors): fall back to TCG and say so.
+    # Nested KVM can abort QEMU (MSR errors) or hang it: fall back to TCG
+    # and say so.
     for accel, settings in (('kvm', ''), ('tcg', 'force_tcg')):
         env = dict(os.environ, LIBGUESTFS_BACKEND='direct',
                    LIBGUESTFS_BACKEND_SETTINGS=settings)
         start = time.perf_counter()
-        result = subprocess.run([tool, '--format=qcow2', '-a', path],
+        proc = subprocess.Popen([tool, '--format=qcow2', '-a', path],
                                 env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        if result.returncode == 0:
+                                stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=VIRT_INSPECTOR_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # QEMU too
+            proc.communicate()
+            print('virt-inspector (%s) gave no answer in %d s'
+                  % (accel, VIRT_INSPECTOR_TIMEOUT))
+            continue
+        if proc.returncode == 0:
             return time.perf_counter() - start, accel
-        print('virt-inspector (%s) failed: %s' % (accel,
-                                                  result.stderr[-300:]))
+        print('virt-inspector (%s) failed: %s' % (accel, err[-300:]))
     return None
 
 
