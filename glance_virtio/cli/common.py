@@ -175,7 +175,8 @@ class ListColumn(columns.FormattableColumn):
 
 class FindingsColumn(columns.FormattableColumn):
     def human_readable(self):
-        return ', '.join(f['rule'] for f in self._value) or '-'
+        # One id per rule; --long and -f json give every message.
+        return ', '.join(dict.fromkeys(f['rule'] for f in self._value)) or '-'
 
     def machine_readable(self):
         return list(self._value)
