@@ -7,6 +7,7 @@ from oslo_config import cfg
 from glance_virtio import model
 
 PROJECT = 'glance-virtio'
+MAX_CONCURRENCY = 64
 
 policy_opts = [
     cfg.StrOpt('default_machine_type', default='pc',
@@ -23,7 +24,7 @@ policy_opts = [
                 help='Severity per rule id, e.g. GV004:info,GV020:error.'),
     cfg.ListOpt('disabled_rules', default=[],
                 help='Rule ids never evaluated, e.g. GV015,GV025.'),
-    cfg.IntOpt('concurrency', default=8, min=1, max=64,
+    cfg.IntOpt('concurrency', default=8, min=1, max=MAX_CONCURRENCY,
                help='Images changed or inspected at the same time.'),
 ]
 

@@ -50,9 +50,7 @@ class Rollback(lister.Lister):
             conn, writes, record,
             parsed_args.concurrency or config.policy.concurrency)
         sys.stderr.write('done: %s\n' % setbus.describe(done))
-        self._exit = common.EXIT_FAILED if any(
-            o.outcome in apply.NOT_DONE
-            for o in outcomes) else 0
+        self._exit = setbus.exit_code((), outcomes)
         return columns, [
             (o.image_id, o.name, o.outcome,
              setbus.ChangesColumn(setbus.changes_of(o.before, o.after)),

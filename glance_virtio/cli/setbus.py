@@ -10,13 +10,13 @@ from osc_lib import exceptions
 from glance_virtio import apply
 from glance_virtio.cli import common
 from glance_virtio.cli import progress
+from glance_virtio import conf
 from glance_virtio import journal
 from glance_virtio import plan
 from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
-MAX_CONCURRENCY = 64
 COLUMNS = ('ID', 'Name', 'Action', 'Outcome', 'Changes', 'Findings', 'Reason')
 
 
@@ -76,19 +76,20 @@ def add_apply_options(parser):
                         help='Journal file (default: a new file in the site '
                              'policy [journal] directory)')
     parser.add_argument('--concurrency', metavar='<count>',
-                        type=concurrency,
+                        type=concurrency_arg,
                         help='Images changed at the same time, 1 to %d '
-                             '(default: site policy, 8)' % MAX_CONCURRENCY)
+                             '(default: site policy, 8)'
+                             % conf.MAX_CONCURRENCY)
 
 
-def concurrency(text):
+def concurrency_arg(text):
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_CONCURRENCY:
+    if not 1 <= value <= conf.MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(
-            'must be a whole number from 1 to %d' % MAX_CONCURRENCY)
+            'must be a whole number from 1 to %d' % conf.MAX_CONCURRENCY)
     return value
 
 
@@ -143,10 +144,10 @@ def describe(counts):
 def show_plan(changes):
     """Write the changes about to be made to stderr, before the prompt."""
     for change in changes:
+        shown = ChangesColumn(changes_of(change.before, change.after))
         sys.stderr.write('  %s %s: %s\n' % (
-            change.image.id, change.image.name, ', '.join(
-                '%s %s -> %s' % (k, v['before'] or '-', v['after'] or '-')
-                for k, v in changes_of(change.before, change.after).items())))
+            change.image.id, change.image.name,
+            shown.human_readable().replace('\n', ', ')))
 
 
 class SetBus(lister.Lister):

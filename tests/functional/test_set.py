@@ -161,6 +161,7 @@ def test_terminal_asks_before_changing(admin, tag):
     ids = make(admin, tag, MIXED[:1])
     code, err = on_terminal(['set', '--tag', tag, '--bus', 'scsi'], 'n\n')
     assert code == 1 and 'Apply to 1 images? [y/N]' in err
+    assert 'hw_disk_bus: virtio -> scsi' in err
     assert 'cancelled: nothing changed' in err
     assert props(admin, ids['lin-virtio'])['hw_disk_bus'] == 'virtio'
     code, err = on_terminal(['set', '--tag', tag, '--bus', 'scsi'], 'y\n')
