@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import openstack
@@ -14,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import load_samples  # noqa: E402
 
+from glance_virtio import journal  # noqa: E402
 from tests.functional import devcloud  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
@@ -71,3 +73,24 @@ def catalogue(admin):
 @pytest.fixture
 def tag():
     return 'gvtest-' + uuid.uuid4().hex[:8]
+
+
+def start_set(tag, path, concurrency, cloud='devcloud-admin'):
+    """Start `glance-virtio set --bus scsi` on the tagged images; the Popen."""
+    cmd = [os.path.join(BIN, 'glance-virtio'), '--os-cloud', cloud, 'set',
+           '--tag', tag, '--bus', 'scsi', '--concurrency', str(concurrency),
+           '--journal', path, '-f', 'json']
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def wait_for_intents(path, count):
+    """Wait until the journal at path holds count intent records."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if os.path.exists(path) and sum(
+                r['type'] == 'intent' for r in journal.read(path)) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError('no %d intents in %s after 120 s' % (count, path))

@@ -2,9 +2,7 @@
 
 import concurrent.futures
 import json
-import os
 import signal
-import subprocess
 import time
 
 from glance_virtio import glance
@@ -26,10 +24,6 @@ def state(admin, tag):
             for i in glance.list_images(admin, {'tag': [tag]})}
 
 
-def intents(path):
-    return [r for r in journal_mod.read(path) if r['type'] == 'intent']
-
-
 def make(admin, tag, count):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda n: load_samples.create(
@@ -37,30 +31,12 @@ def make(admin, tag, count):
             range(count)))
 
 
-def start_set(tag, path, concurrency):
-    cmd = [os.path.join(conftest.BIN, 'glance-virtio'), '--os-cloud',
-           'devcloud-admin', 'set', '--tag', tag, '--bus', 'scsi',
-           '--concurrency', str(concurrency), '--journal', path, '-f', 'json']
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
-
-
-def wait_for_intents(path, count):
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if os.path.exists(path) and len(intents(path)) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError('no %d intents in %s after 120 s' % (count, path))
-
-
 def test_ctrl_c_stops_the_run_and_the_journal_explains_it(admin, tag,
                                                           tmp_path):
     make(admin, tag, 200)
     path = str(tmp_path / 'interrupted.jsonl')
-    proc = start_set(tag, path, 2)
-    wait_for_intents(path, 10)
+    proc = conftest.start_set(tag, path, 2)
+    conftest.wait_for_intents(path, 10)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -83,9 +59,9 @@ def test_ctrl_c_stops_the_run_and_the_journal_explains_it(admin, tag,
 def test_glance_killed_mid_run(admin, tag, tmp_path):
     make(admin, tag, COUNT)
     first = str(tmp_path / 'first.jsonl')
-    proc = start_set(tag, first, 4)
+    proc = conftest.start_set(tag, first, 4)
     try:
-        wait_for_intents(first, 60)
+        conftest.wait_for_intents(first, 60)
         devcloud.stop_glance(kill=True)
         time.sleep(25)
     finally:

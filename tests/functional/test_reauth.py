@@ -1,14 +1,11 @@
 """A token revoked in the middle of a bulk set: the run re-authenticates."""
 
 import json
-import os
-import subprocess
 import time
 
 import openstack.config
 import requests
 
-from glance_virtio import journal as journal_mod
 from tests.functional import conftest
 import load_samples
 
@@ -22,17 +19,8 @@ def test_token_revoked_mid_run(admin, member, tag, tmp_path):
                             data=None)
     old_token = member.session.get_token()
     path = str(tmp_path / 'reauth.jsonl')
-    proc = subprocess.Popen(
-        [os.path.join(conftest.BIN, 'glance-virtio'), '--os-cloud',
-         'devcloud-member', 'set', '--tag', tag, '--bus', 'scsi',
-         '--concurrency', '1', '--journal', path, '-f', 'json'],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (
-            os.path.exists(path) and sum(
-                r['type'] == 'intent' for r in journal_mod.read(path)) >= 5):
-        time.sleep(0.05)
+    proc = conftest.start_set(tag, path, 1, cloud='devcloud-member')
+    conftest.wait_for_intents(path, 5)
     # Setting a user's password, even to the same value, revokes every
     # token the user holds, the running command's among them.
     password = openstack.config.OpenStackConfig().get_one(
