@@ -304,7 +304,8 @@ def _version(software, windows, result):
     windows.update({'product_name': name, 'build': build,
                     'edition': edition, 'installation_type': installation})
     name = name if isinstance(name, str) else ''
-    windows11 = str(build).isdigit() and int(build) >= 22000
+    windows11 = bool(re.fullmatch(r'[0-9]{1,9}', str(build))) and \
+        int(build) >= 22000
     if name.startswith('Windows 10') and windows11:
         # Windows 11 still writes "Windows 10" into ProductName.
         windows['product_name'] = 'Windows 11' + name[len('Windows 10'):]
@@ -422,10 +423,10 @@ def effective_start(info):
         return start, said
     listed = ', '.join('StartOverride\\%s=%s' % item
                        for item in sorted(overrides.items()))
-    kinds = set(overrides.values())
-    if len(kinds) != 1 or not isinstance(next(iter(kinds)), int):
+    kinds = list(overrides.values())
+    if not all(isinstance(k, int) for k in kinds) or len(set(kinds)) != 1:
         return None, '%s but %s disagree' % (said, listed)
-    override = kinds.pop()
+    override = kinds[0]
     return override, '%s overridden by %s (%s start)' % (
         said, listed, START_NAMES.get(override, 'unknown'))
 

@@ -16,6 +16,8 @@ import pyregf
 import pytest
 
 from glance_virtio.cli.common import EXIT_FAILED
+from glance_virtio import detect
+from glance_virtio import model
 
 from tests.fixtures import disk
 from tests.fixtures import regf
@@ -198,6 +200,12 @@ def test_start_override_demand_beats_boot_start(tmp_path):
         'driver must be boot-start (0)']}
     assert result['windows']['drivers']['viostor']['start_override'] == \
         {'0': 3}
+    hive = os.path.join(str(tmp_path), 'tree', 'Windows', 'System32',
+                        'config', 'SYSTEM')
+    out = subprocess.run(['hivexget', hive, 'ControlSet001\\Services\\'
+                          'viostor\\StartOverride', '0'], check=True,
+                         capture_output=True).stdout
+    assert out.strip() == b'3'  # hivex reads the same override
 
 
 def test_start_override_boot_makes_demand_start_ready(tmp_path):
@@ -225,6 +233,13 @@ def test_storahci_start_override_is_honoured(tmp_path):
     assert result['drivers']['sata'] == {'state': 'unknown', 'evidence': [
         'no AHCI (SATA) driver is boot-start (storahci Start=0 (boot '
         'start) overridden by StartOverride\\0=3 (demand start))']}
+
+
+def test_build_in_other_digits_is_no_internal_error(tmp_path):
+    """Found by fuzzing: '\u00b90348'.isdigit() is true, int() fails."""
+    result = _inspect(tmp_path, {'viostor': 0}, build='\u00b90348')
+    assert result['os']['build'] == '\u00b90348'
+    assert _blk(result)['state'] == 'ready'
 
 
 def test_image_path_file_not_on_the_volume_is_missing(tmp_path):
@@ -414,3 +429,17 @@ def test_cli_inspect_file_reports_override_and_damage(tmp_path):
     assert rows[1]['Status'] == 'error'
     assert rows[1]['Error'].startswith('SYSTEM hive is truncated')
     assert set(rows[1]['Drivers'].values()) == {'unknown'}
+
+
+def test_detect_maps_the_states_and_ignores_a_damaged_hive(tmp_path):
+    result = _inspect(tmp_path / 'o', {
+        'viostor': {'start': 0, 'override': {'0': 3}}, 'vioscsi': 0})
+    guest, ready = detect.from_inspection(result)
+    assert (guest.family, guest.source) == ('windows', 'inspection')
+    assert ready['virtio_blk'].state == model.NOT_READY
+    assert 'StartOverride\\0=3' in ready['virtio_blk'].reason
+    assert ready['virtio_scsi'].state == model.READY
+    assert ready['ide'].state == model.NOT_READY  # no IDE driver at all
+    cut = inspect_path(_image(tmp_path / 'c', {'viostor': 0},
+                              damage=_truncate('SYSTEM', 4812)))
+    assert detect.from_inspection(cut) == (None, {})
