@@ -323,11 +323,10 @@ def test_vioscsi_bus_type_and_pci_ids(tmp_path):
 
 # A hive that cannot be walked: the drivers are unknown, the image an error.
 
-def _damaged(tmp_path, damage=None, edit_system=None):
+def _damaged(tmp_path, **kwargs):
     result = inspect_path(_image(
         tmp_path, {'viostor': 0, 'vioscsi': 0, 'storahci': 0},
-        product='Windows Server 2019 Datacenter', build='17763',
-        damage=damage, edit_system=edit_system))
+        product='Windows Server 2019 Datacenter', build='17763', **kwargs))
     assert result['status'] == 'error'
     assert result['os']['family'] == 'windows'
     assert result['os']['product_name'] == 'Windows Server 2019 Datacenter'
@@ -443,3 +442,32 @@ def test_detect_maps_the_states_and_ignores_a_damaged_hive(tmp_path):
     cut = inspect_path(_image(tmp_path / 'c', {'viostor': 0},
                               damage=_truncate('SYSTEM', 4812)))
     assert detect.from_inspection(cut) == (None, {})
+
+
+def test_select_missing_with_one_control_set_uses_it(tmp_path):
+    def no_select(system):
+        del system.subkeys['select']
+    result = _inspect(tmp_path, {'viostor': 0}, edit_system=no_select)
+    assert _blk(result)['state'] == 'ready'
+    assert 'Select\\Current missing; the only control set is ' \
+        'ControlSet001' in result['notes']
+
+
+def test_select_missing_with_two_control_sets_is_an_error(tmp_path):
+    def no_select(system):
+        del system.subkeys['select']
+    result = _damaged(tmp_path, edit_system=no_select,
+                      stale_sets={2: {'viostor': 0}})
+    assert result['error'] == (
+        'SYSTEM hive has no Select\\Current and 2 control sets '
+        '(ControlSet001, ControlSet002): which one boots is unknown')
+
+
+def test_select_default_other_than_current_is_noted(tmp_path):
+    def default_two(system):
+        system.key('Select').set('Default', regf.REG_DWORD, 2)
+    result = _inspect(tmp_path, {'viostor': 0}, edit_system=default_two,
+                      stale_sets={2: {'storahci': 0}})
+    assert _blk(result)['state'] == 'ready'
+    assert 'Select\\Default=2 differs from Select\\Current=1; the verdicts ' \
+        'rest on ControlSet001' in result['notes']
