@@ -49,10 +49,11 @@ class HiveError(Exception):
 class Node:
     """A key reached from the root; ``seen`` holds the offsets above it."""
 
-    def __init__(self, key, name, path, seen):
+    def __init__(self, key, name, path, offset, seen):
         self.key = key
         self.name = name
         self.path = path
+        self.offset = offset
         self.seen = seen
 
 
@@ -77,7 +78,7 @@ class Hive:
             raise HiveError('%s hive is damaged: it has no root key'
                             % self.name)
         offset = self._call('reading the root key', lambda: key.offset)
-        return Node(key, '', '', frozenset([offset]))
+        return Node(key, '', '', offset, frozenset([offset]))
 
     def _enter(self, node, sub, name):
         path = '%s\\%s' % (node.path, name)
@@ -88,7 +89,7 @@ class Hive:
         if len(node.seen) >= MAX_DEPTH:
             raise HiveError('%s hive is damaged: keys nest deeper than %d '
                             'at %s' % (self.name, MAX_DEPTH, node.path))
-        return Node(sub, name, path, node.seen | {offset})
+        return Node(sub, name, path, offset, node.seen | {offset})
 
     def child(self, node, name):
         """The subkey ``name`` (any case) of ``node``, or None."""
@@ -119,11 +120,10 @@ class Hive:
             sub = self._call(what, node.key.get_sub_key, index)
             name = self._call(what, lambda: sub.name) or ''
             child = self._enter(node, sub, name)
-            offset = min(child.seen - node.seen)
-            if offset in offsets:
+            if child.offset in offsets:
                 raise HiveError('%s hive is damaged: %s lists a key twice'
                                 % (self.name, node.path))
-            offsets.add(offset)
+            offsets.add(child.offset)
             found.append(child)
         return found
 
@@ -358,9 +358,8 @@ def _driver(fs, system, services, name, mappings):
     else:
         image_path = None
         path = '%s/%s.sys' % (DRIVERS_DIR, name)
+    # Without a service only the default file can be there.
     present = None if path is None else fs.open(path) is not None
-    if key is None:
-        present = fs.open('%s/%s.sys' % (DRIVERS_DIR, name)) is not None
     info = {'service': key is not None, 'file': present,
             'file_path': path if key is not None else None,
             'image_path': image_path,
