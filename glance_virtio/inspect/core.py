@@ -11,6 +11,7 @@ from glance_virtio.inspect import volumes
 from glance_virtio.inspect import windows
 from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.errors import ReadLimitExceeded
+from glance_virtio.inspect.qcow2 import Qcow2File
 from glance_virtio.inspect.rangefile import RangeFile
 from glance_virtio.inspect.rangefile import file_fetch
 from glance_virtio.inspect.result import error_result
@@ -56,13 +57,13 @@ def inspect_file(fobj, max_read=None,
         if result['error']:
             result['notes'].append(result['error'])
         error_result(fetch_error, result)
-    disk_error = getattr(state.get('disk'), 'error', None)
-    if disk_error and result['status'] == 'ok' and source is not None \
-            and not source.limit_exceeded:
-        offset, message = disk_error
-        error_result('the %s image is corrupt or truncated: reading guest '
-                     'offset %d failed (%s)' % (result['format'], offset,
-                                                message), result)
+    disk_error = _disk_error(state.get('disk'), result['format'])
+    if disk_error and disk_error != result['error'] and not fetch_error \
+            and source is not None and not source.limit_exceeded:
+        # The root cause: what a library made of the failed read is a note.
+        if result['error']:
+            result['notes'].append(result['error'])
+        error_result(disk_error, result)
     if source is not None:
         truncated = source.past_end is not None and \
             result['format'] not in (None, 'raw')
@@ -85,6 +86,18 @@ def inspect_file(fobj, max_read=None,
                                          % result['error'])
     result['seconds'] = round(time.monotonic() - started, 3)
     return result
+
+
+def _disk_error(disk, fmt):
+    """The first failed read of the guest disk, as an error message."""
+    error = getattr(disk, 'error', None)
+    if error is None:
+        return None
+    offset, message = error
+    if isinstance(disk, Qcow2File):
+        return message
+    return ('the %s image is corrupt or truncated: reading guest offset %d '
+            'failed (%s)' % (fmt, offset, message))
 
 
 def _as_rangefile(fobj, max_read):
