@@ -12,6 +12,7 @@ import logging
 from oslo_utils.imageutils import format_inspector
 
 from glance_virtio.inspect import qcow2
+from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.errors import UnsupportedImage
 from glance_virtio.inspect.fileobj import LibyalFile
 from glance_virtio.inspect.fileobj import SubFile
@@ -67,6 +68,8 @@ def detect_format(head):
         found = wrapper.format
     except format_inspector.ImageFormatError as exc:
         raise UnsupportedImage('format detection failed: %s' % exc)
+    except Exception as exc:  # the inspector's own bug: refuse the image
+        raise _inspector_failed('format detection', exc)
     return str(found) if found is not None else 'raw'
 
 
@@ -74,18 +77,19 @@ def vet(fobj, size, name):
     """Run oslo.utils' safety checks for ``name``; return the virtual size."""
     inspector = format_inspector.get_inspector(name)()
     offset = 0
-    while not inspector.complete and offset < min(size, VET_LIMIT):
-        chunk = read_at(fobj, offset, min(CHUNK, size - offset))
-        if not chunk:
-            break
-        inspector.eat_chunk(chunk)
-        offset += len(chunk)
-    if inspector.has_region('footer'):
-        # streamOptimized VMDK: the footer is the image's last 1536 bytes.
-        inspector.eat_chunk(read_at(fobj, max(0, size - 1536), 1536))
-    inspector.finish()
     try:
+        while not inspector.complete and offset < min(size, VET_LIMIT):
+            chunk = read_at(fobj, offset, min(CHUNK, size - offset))
+            if not chunk:
+                break
+            inspector.eat_chunk(chunk)
+            offset += len(chunk)
+        if inspector.has_region('footer'):
+            # streamOptimized VMDK: the footer is the last 1536 bytes.
+            inspector.eat_chunk(read_at(fobj, max(0, size - 1536), 1536))
+        inspector.finish()
         inspector.safety_check()
+        return inspector.virtual_size
     except format_inspector.SafetyCheckFailed as exc:
         reasons = '; '.join('%s: %s' % (key, val)
                             for key, val in sorted(exc.failures.items()))
@@ -94,7 +98,17 @@ def vet(fobj, size, name):
     except format_inspector.ImageFormatError as exc:
         raise UnsupportedImage('%s header could not be vetted: %s'
                                % (name, exc))
-    return inspector.virtual_size
+    except InspectError:
+        raise
+    except Exception as exc:  # the inspector's own bug: refuse the image
+        raise _inspector_failed('%s header check' % name, exc)
+
+
+def _inspector_failed(what, exc):
+    LOG.debug('format inspector failed', exc_info=True)
+    return UnsupportedImage('%s failed: the image is malformed in a way '
+                            "oslo.utils' format inspector cannot parse "
+                            '(%s: %s)' % (what, type(exc).__name__, exc))
 
 
 def check_qcow2_header(head, size, max_virtual_size):

@@ -182,9 +182,15 @@ def _lvm_volumes(pv, notes):
         name = '%s/%s/%s' % (pv.name, group.name, lv.name)
         try:
             size = lv.size
+            # Its first and last sectors: an LV mapped to extents that are
+            # not on this disk fails here and is left out with a note.
+            lv.read_buffer_at_offset(min(size, SECTOR), 0)
+            lv.read_buffer_at_offset(min(size, SECTOR),
+                                     max(0, size - SECTOR))
             volumes.append(Volume(name, LibyalFile(lv, size), None, size,
                                   'lv', None))
         except (OSError, IOError) as exc:
-            notes.append('%s: logical volume unreadable: %s'
+            notes.append('%s: logical volume unreadable (are its extents '
+                         'on another disk?): %s'
                          % (name, str(exc).split('. ')[0]))
     return volumes
