@@ -178,7 +178,15 @@ def _lvm_volumes(pv, notes):
                      'this disk is read' % (pv.name, group.name,
                                             group.number_of_physical_volumes))
     volumes = []
-    for lv in group.logical_volumes:
+    for index in range(group.number_of_logical_volumes):
+        try:
+            lv = group.get_logical_volume(index)
+        except (OSError, IOError) as exc:
+            # libvslvm cannot open some LVs (several segments on one PV).
+            notes.append('%s: volume group %s: logical volume %d cannot be '
+                         'opened: %s' % (pv.name, group.name, index + 1,
+                                         '. '.join(str(exc).split('. ')[:2])))
+            continue
         name = '%s/%s/%s' % (pv.name, group.name, lv.name)
         try:
             size = lv.size

@@ -181,6 +181,18 @@ def test_lv_mapped_to_missing_extents_loses_that_lv_only(
     assert result['notes'][1:] == intact['notes']
 
 
+def test_lv_that_libvslvm_cannot_open_is_a_note(lvm_segmented_root_image):
+    result = inspect_path(lvm_segmented_root_image)
+    assert result['status'] == 'ok', result['error']
+    assert result['notes'] == [
+        'p2: volume group rhel: logical volume 1 cannot be opened: '
+        'pyvslvm_volume_group_get_logical_volume_by_index: unable to '
+        'retrieve logical volume: 0. libvslvm_volume_group_get_physical_'
+        'volume_by_name: invalid physical volume value already set',
+        'no operating system found']
+    assert states(result) == ALL_UNKNOWN
+
+
 def test_vhd_block_table_past_the_end(vhd_block_past_end_image):
     result = _error(vhd_block_past_end_image)
     assert result['error'] == (
@@ -206,6 +218,7 @@ def test_corrupt_compressed_qcow2(request, kind):
 
 
 HOSTILE = ('bls_long_version_image', 'lvm_missing_extents_image',
+           'lvm_segmented_root_image',
            'vhd_block_past_end_image', 'vmdk_sparse_descriptor_image',
            'corrupt_zlib_image', 'corrupt_zstd_image')
 
@@ -223,4 +236,4 @@ def test_no_traceback_from_the_command(request):
     assert 'internal error' not in proc.stdout
     rows = {row['Name']: row for row in json.loads(proc.stdout)}
     assert [rows[path]['Status'] for path in paths] == [
-        'ok', 'ok', 'error', 'error', 'error', 'error']
+        'ok', 'ok', 'ok', 'error', 'error', 'error', 'error']
