@@ -320,3 +320,33 @@ def test_header_refusals(source, tmp_path):
     assert refused(o36=('>I', 0)) == \
         'qcow2 L1 table has 0 entries; the virtual size needs 1'
     assert refused(o20=('>I', 22)) == 'qcow2 cluster_bits 22 out of range'
+
+
+def test_dirty_image_is_read_with_a_note(source, tmp_path):
+    image_path = convert(source, str(tmp_path / 'd.qcow2'), compress=False)
+    with open(image_path, 'r+b') as handle:
+        handle.seek(72)
+        handle.write(struct.pack('>Q', 1))
+    opened = blockdev.open_disk(range_file(image_path),
+                                os.path.getsize(image_path))
+    assert opened.notes == ['the qcow2 image is marked dirty (it was not '
+                            'closed cleanly); its data is read as it stands']
+    assert read_all(opened.fobj) == qemu_raw(image_path)
+
+
+def test_unaligned_data_cluster_is_an_error(source, tmp_path):
+    image_path = convert(source, str(tmp_path / 'u.qcow2'), compress=False)
+    image = open_qcow2(image_path)
+    index = next(i for i in range(image.size // image.cluster)
+                 if image._l2_entry(i) & qcow2.OFFSET_MASK)
+    with open(image_path, 'r+b') as handle:
+        data = bytearray(handle.read())
+        at, entry = _l2_entry_at(data, image, index)
+        handle.seek(at)
+        handle.write(struct.pack('>Q', entry + 4096))
+    with pytest.raises(qcow2.Qcow2Error) as caught:
+        open_qcow2(image_path).read_at(index * image.cluster, 1)
+    assert str(caught.value) == (
+        'corrupt qcow2 image: guest cluster %d (offset %d): its data offset '
+        '%d is not cluster aligned' % (index, index * image.cluster,
+                                       (entry & qcow2.OFFSET_MASK) + 4096))
