@@ -289,7 +289,9 @@ def _unzstd(packed, cluster):
         max_window_size=max(1 << 20, 2 * cluster))
     out = bytearray()
     try:
-        with decompressor.stream_reader(io.BytesIO(packed)) as reader:
+        # A cluster may be stored as several frames: qemu reads across.
+        with decompressor.stream_reader(io.BytesIO(packed),
+                                        read_across_frames=True) as reader:
             while len(out) < cluster:
                 chunk = reader.read(cluster - len(out))
                 if not chunk:
