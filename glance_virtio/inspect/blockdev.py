@@ -2,15 +2,17 @@
 
 The header is vetted with oslo.utils' format inspector and by reading the
 qcow2 header here as well; backing files and external data files are
-refused and never followed.
+refused and never followed. qcow2 is read by qcow2.py, VMDK and VHD(X) by
+libyal.
 """
 
 import collections
 import logging
-import struct
 
 from oslo_utils.imageutils import format_inspector
 
+from glance_virtio.inspect import qcow2
+from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.errors import UnsupportedImage
 from glance_virtio.inspect.fileobj import LibyalFile
 from glance_virtio.inspect.fileobj import SubFile
@@ -23,9 +25,6 @@ VET_LIMIT = 8 << 20
 CHUNK = 64 << 10
 MAX_VIRTUAL_SIZE = 64 << 40
 
-QCOW2_INCOMPAT = {0: 'dirty', 1: 'corrupt', 2: 'external data file',
-                  3: 'compression type', 4: 'extended L2 entries'}
-
 Disk = collections.namedtuple('Disk', 'format virtual_size fobj notes')
 
 
@@ -34,8 +33,9 @@ def open_disk(fobj, size, max_virtual_size=MAX_VIRTUAL_SIZE):
     if size <= 0:
         raise UnsupportedImage('empty image')
     head = read_at(fobj, 0, min(size, HEAD_SIZE))
-    if head[:4] == b'QFI\xfb':
-        check_qcow2_header(head, size, max_virtual_size)
+    header = None
+    if head[:4] == qcow2.MAGIC:
+        header = check_qcow2_header(head, size, max_virtual_size)
     name = detect_format(head)
     LOG.debug('format inspector says %s', name)
     if name in ('raw', 'gpt'):
@@ -49,8 +49,9 @@ def open_disk(fobj, size, max_virtual_size=MAX_VIRTUAL_SIZE):
     if virtual_size > max_virtual_size:
         raise UnsupportedImage('virtual size %d bytes is above the limit of '
                                '%d' % (virtual_size, max_virtual_size))
-    opener = {'qcow2': _open_qcow2, 'vmdk': _open_vmdk,
-              'vhd': _open_vhdi, 'vhdx': _open_vhdi}[name]
+    if name == 'qcow2':
+        return _open_qcow2(fobj, size, header)
+    opener = {'vmdk': _open_vmdk, 'vhd': _open_vhdi, 'vhdx': _open_vhdi}[name]
     return opener(fobj, size, name)
 
 
@@ -67,6 +68,8 @@ def detect_format(head):
         found = wrapper.format
     except format_inspector.ImageFormatError as exc:
         raise UnsupportedImage('format detection failed: %s' % exc)
+    except Exception as exc:  # the inspector's own bug: refuse the image
+        raise _inspector_failed('format detection', exc)
     return str(found) if found is not None else 'raw'
 
 
@@ -74,18 +77,19 @@ def vet(fobj, size, name):
     """Run oslo.utils' safety checks for ``name``; return the virtual size."""
     inspector = format_inspector.get_inspector(name)()
     offset = 0
-    while not inspector.complete and offset < min(size, VET_LIMIT):
-        chunk = read_at(fobj, offset, min(CHUNK, size - offset))
-        if not chunk:
-            break
-        inspector.eat_chunk(chunk)
-        offset += len(chunk)
-    if inspector.has_region('footer'):
-        # streamOptimized VMDK: the footer is the image's last 1536 bytes.
-        inspector.eat_chunk(read_at(fobj, max(0, size - 1536), 1536))
-    inspector.finish()
     try:
+        while not inspector.complete and offset < min(size, VET_LIMIT):
+            chunk = read_at(fobj, offset, min(CHUNK, size - offset))
+            if not chunk:
+                break
+            inspector.eat_chunk(chunk)
+            offset += len(chunk)
+        if inspector.has_region('footer'):
+            # streamOptimized VMDK: the footer is the last 1536 bytes.
+            inspector.eat_chunk(read_at(fobj, max(0, size - 1536), 1536))
+        inspector.finish()
         inspector.safety_check()
+        return inspector.virtual_size
     except format_inspector.SafetyCheckFailed as exc:
         reasons = '; '.join('%s: %s' % (key, val)
                             for key, val in sorted(exc.failures.items()))
@@ -94,58 +98,22 @@ def vet(fobj, size, name):
     except format_inspector.ImageFormatError as exc:
         raise UnsupportedImage('%s header could not be vetted: %s'
                                % (name, exc))
-    return inspector.virtual_size
+    except InspectError:
+        raise
+    except Exception as exc:  # the inspector's own bug: refuse the image
+        raise _inspector_failed('%s header check' % name, exc)
+
+
+def _inspector_failed(what, exc):
+    LOG.debug('format inspector failed', exc_info=True)
+    return UnsupportedImage('%s failed: the image is malformed in a way '
+                            "oslo.utils' format inspector cannot parse "
+                            '(%s: %s)' % (what, type(exc).__name__, exc))
 
 
 def check_qcow2_header(head, size, max_virtual_size):
     """Refuse qcow2 features that could make us read outside the image."""
-    if len(head) < 72:
-        raise UnsupportedImage('truncated qcow2 header')
-    (version, backing_offset, _backing_len, cluster_bits, virtual_size,
-     crypt, l1_size, l1_offset, refcount_offset,
-     refcount_clusters) = struct.unpack_from('>IQIIQIIQQI', head, 4)
-    if version not in (2, 3):
-        raise UnsupportedImage('unsupported qcow2 version %d' % version)
-    if backing_offset:
-        raise UnsupportedImage('qcow2 image has a backing file; refusing '
-                               'to follow it')
-    if not 9 <= cluster_bits <= 21:
-        raise UnsupportedImage('qcow2 cluster_bits %d out of range'
-                               % cluster_bits)
-    if crypt:
-        raise UnsupportedImage('encrypted qcow2 image')
-    refcount_end = refcount_offset + (refcount_clusters << cluster_bits)
-    if l1_offset + 8 * l1_size > size or refcount_end > size:
-        raise UnsupportedImage('truncated qcow2 image: its tables lie past '
-                               'the end of the file')
-    if virtual_size > max_virtual_size:
-        raise UnsupportedImage('virtual size %d bytes is above the limit of '
-                               '%d' % (virtual_size, max_virtual_size))
-    if version == 3 and len(head) >= 80:
-        incompat = struct.unpack_from('>Q', head, 72)[0]
-        if incompat & (1 << 2):
-            raise UnsupportedImage('qcow2 image has an external data file; '
-                                   'refusing to follow it')
-        if incompat & (1 << 1):
-            raise UnsupportedImage('qcow2 image is marked corrupt')
-        unknown = incompat & ~((1 << len(QCOW2_INCOMPAT)) - 1)
-        if unknown:
-            raise UnsupportedImage('qcow2 image has unknown incompatible '
-                                   'features 0x%x' % unknown)
-
-
-def check_qcow2_l1(fobj, size):
-    """Refuse a qcow2 image whose L2 tables lie past the end of the file."""
-    head = read_at(fobj, 0, 48)
-    cluster_bits, = struct.unpack_from('>I', head, 20)
-    l1_size, l1_offset = struct.unpack_from('>IQ', head, 36)
-    table = read_at(fobj, l1_offset, 8 * l1_size)
-    for (entry,) in struct.iter_unpack('>Q', table):
-        l2_offset = entry & 0x00fffffffffffe00
-        if l2_offset and l2_offset + (1 << cluster_bits) > size:
-            raise UnsupportedImage(
-                'truncated qcow2 image: an L2 table at offset %d lies past '
-                'the end of the file (%d bytes)' % (l2_offset, size))
+    return qcow2.parse_header(head, size, max_virtual_size)
 
 
 def _open_raw(fobj, size):
@@ -156,15 +124,16 @@ def _open_raw(fobj, size):
     return Disk('raw', size, fobj, [])
 
 
-def _open_qcow2(fobj, size, name):
-    import pyqcow
-    image = pyqcow.file()
-    _libyal_open(image, SubFile(fobj, 0, size), name)
-    if image.get_backing_filename():
-        raise UnsupportedImage('qcow2 image has a backing file')
-    check_qcow2_l1(fobj, size)
-    return Disk(name, image.media_size, LibyalFile(image, image.media_size),
-                [])
+def _open_qcow2(fobj, size, header):
+    if header is None:
+        raise UnsupportedImage('qcow2 image without the qcow2 magic')
+    qcow2.check_l1(fobj, size, header)
+    notes = []
+    if header.incompatible & qcow2.INCOMPAT_DIRTY:
+        notes.append('the qcow2 image is marked dirty (it was not closed '
+                     'cleanly); its data is read as it stands')
+    return Disk('qcow2', header.virtual_size,
+                qcow2.Qcow2File(fobj, size, header), notes)
 
 
 def _open_vmdk(fobj, size, name):

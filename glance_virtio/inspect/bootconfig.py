@@ -23,7 +23,8 @@ def kernel_version(path):
 
 def version_key(version):
     """Sort key that orders 5.14.0-70 before 5.14.0-162."""
-    return [(0, int(part), '') if part.isdigit() else (1, 0, part)
+    return [(0, len(part.lstrip('0')), part.lstrip('0')) if part.isdigit()
+            else (1, 0, part)
             for part in re.split(r'(\d+)', version) if part]
 
 

@@ -11,6 +11,8 @@ from glance_virtio.inspect import volumes
 from glance_virtio.inspect import windows
 from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.errors import ReadLimitExceeded
+from glance_virtio.inspect.fileobj import ReadError
+from glance_virtio.inspect.qcow2 import Qcow2File
 from glance_virtio.inspect.rangefile import RangeFile
 from glance_virtio.inspect.rangefile import file_fetch
 from glance_virtio.inspect.result import error_result
@@ -44,10 +46,13 @@ def inspect_file(fobj, max_read=None,
         error_result(str(exc), result)
     except InspectError as exc:
         error_result(str(exc), result)
+        if isinstance(exc, ReadError):
+            state['read_error'] = str(exc)
     except MemoryError:
         error_result('out of memory while inspecting', result)
     except Exception as exc:  # a bug or a library error: report, not raise
-        LOG.exception('inspection failed')
+        # The traceback is for --debug; the operator gets the message.
+        LOG.debug('inspection failed', exc_info=True)
         error_result('internal error: %s: %s' % (type(exc).__name__, exc),
                      result)
     fetch_error = getattr(source, 'fetch_error', None)
@@ -56,13 +61,14 @@ def inspect_file(fobj, max_read=None,
         if result['error']:
             result['notes'].append(result['error'])
         error_result(fetch_error, result)
-    disk_error = getattr(state.get('disk'), 'error', None)
-    if disk_error and result['status'] == 'ok' and source is not None \
-            and not source.limit_exceeded:
-        offset, message = disk_error
-        error_result('the %s image is corrupt or truncated: reading guest '
-                     'offset %d failed (%s)' % (result['format'], offset,
-                                                message), result)
+    disk_error = _disk_error(state.get('disk'), result['format']) or \
+        _volume_error(state.get('volumes', ()))
+    if disk_error and disk_error != result['error'] and not fetch_error \
+            and source is not None and not source.limit_exceeded:
+        # The root cause: what a library made of the failed read is a note.
+        if result['error'] and result['error'] != state.get('read_error'):
+            result['notes'].append(result['error'])
+        error_result(disk_error, result)
     if source is not None:
         truncated = source.past_end is not None and \
             result['format'] not in (None, 'raw')
@@ -79,12 +85,39 @@ def inspect_file(fobj, max_read=None,
                                    % source.max_read)
         result['bytes_read'] = source.bytes_fetched
     if result['status'] == 'error':
-        for state in result['drivers'].values():
-            if not state['evidence']:
-                state['evidence'].append('not inspected: %s'
+        for entry in result['drivers'].values():
+            if not entry['evidence']:
+                entry['evidence'].append('not inspected: %s'
                                          % result['error'])
     result['seconds'] = round(time.monotonic() - started, 3)
     return result
+
+
+def _disk_error(disk, fmt):
+    """The first failed read of the guest disk, as an error message."""
+    error = getattr(disk, 'error', None)
+    if error is None:
+        return None
+    offset, message = error
+    if isinstance(disk, Qcow2File):
+        return message
+    return ('the %s image is corrupt or truncated: reading guest offset %d '
+            'failed (%s)' % (fmt, offset, message))
+
+
+def _volume_error(opened):
+    """The first failed read of a volume whose filesystem was inspected."""
+    for volume in opened:
+        error = getattr(volume.fobj, 'error', None)
+        if error is not None:
+            return ('%s: reading the volume at offset %d failed (%s): what '
+                    'was found on it cannot be trusted'
+                    % (volume.name, error[0], error[1]))
+    return None
+
+
+def _first_line(exc):
+    return str(exc).split('. ')[0]
 
 
 def _as_rangefile(fobj, max_read):
@@ -106,12 +139,21 @@ def _inspect(source, result, max_virtual_size, state):
     layout = volumes.scan(disk.fobj, disk.virtual_size, notes)
     result['partition_table'] = layout.partition_table
     opened, blocked = [], []
+    state['volumes'] = []
     for volume in layout.volumes:
-        kind = filesystems.probe(volume.fobj)
+        try:
+            kind = filesystems.probe(volume.fobj)
+        except (OSError, IOError) as exc:
+            # A library volume (an LVM LV) whose data cannot be read: this
+            # volume is lost, the others are still inspected.
+            notes.append('%s: unreadable volume: %s'
+                         % (volume.name, _first_line(exc)))
+            continue
         if kind in filesystems.SUPPORTED:
             try:
                 opened.append(filesystems.open_fs(volume.fobj, kind,
                                                   volume.name))
+                state['volumes'].append(volume)
             except InspectError as exc:
                 notes.append(str(exc))
             continue

@@ -3,7 +3,17 @@
 import io
 import logging
 
+from glance_virtio.inspect.errors import InspectError
+
 LOG = logging.getLogger(__name__)
+
+
+class ReadError(InspectError, OSError):
+    """A library could not read its object: a corrupt or truncated image.
+
+    An OSError for the code that expects libyal's errors, an InspectError
+    (a clear message, no traceback) when nothing else catches it.
+    """
 
 
 class _ReadOnlyFile(io.RawIOBase):
@@ -87,7 +97,8 @@ class LibyalFile(_ReadOnlyFile):
         except (OSError, IOError) as exc:
             if self.error is None:
                 self.error = (offset, str(exc).split('. ')[0])
-            raise
+            raise ReadError('reading offset %d failed: %s'
+                            % (offset, str(exc).split('. ')[0])) from exc
 
 
 def read_at(fobj, offset, length):

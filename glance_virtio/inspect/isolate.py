@@ -127,8 +127,9 @@ def _child(opener, max_read, max_memory_mb, max_cpu_seconds, writer):
                     'inspecting' % max_memory_mb
         result['seconds'] = round(time.monotonic() - started, 3)
         writer.send(json.dumps(result))
-    except BaseException:  # never let the child run the parent's code
-        LOG.exception('inspection child failed')
+    except BaseException as exc:  # never let the child run the parent's code
+        LOG.error('inspection child failed: %s: %s', type(exc).__name__, exc)
+        LOG.debug('inspection child failed', exc_info=True)
     finally:
         writer.close()
         os._exit(0)

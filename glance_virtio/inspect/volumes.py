@@ -178,13 +178,27 @@ def _lvm_volumes(pv, notes):
                      'this disk is read' % (pv.name, group.name,
                                             group.number_of_physical_volumes))
     volumes = []
-    for lv in group.logical_volumes:
+    for index in range(group.number_of_logical_volumes):
+        try:
+            lv = group.get_logical_volume(index)
+        except (OSError, IOError) as exc:
+            # libvslvm cannot open some LVs (several segments on one PV).
+            notes.append('%s: volume group %s: logical volume %d cannot be '
+                         'opened: %s' % (pv.name, group.name, index + 1,
+                                         '. '.join(str(exc).split('. ')[:2])))
+            continue
         name = '%s/%s/%s' % (pv.name, group.name, lv.name)
         try:
             size = lv.size
+            # Its first and last sectors: an LV mapped to extents that are
+            # not on this disk fails here and is left out with a note.
+            lv.read_buffer_at_offset(min(size, SECTOR), 0)
+            lv.read_buffer_at_offset(min(size, SECTOR),
+                                     max(0, size - SECTOR))
             volumes.append(Volume(name, LibyalFile(lv, size), None, size,
                                   'lv', None))
         except (OSError, IOError) as exc:
-            notes.append('%s: logical volume unreadable: %s'
+            notes.append('%s: logical volume unreadable (are its extents '
+                         'on another disk?): %s'
                          % (name, str(exc).split('. ')[0]))
     return volumes

@@ -1,5 +1,8 @@
 import io
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -155,3 +158,82 @@ def test_a_failed_fetch_is_an_error_never_a_verdict(windows_viostor, share):
     assert result['status'] == 'error'
     assert 'connection reset by peer' in result['error']
     assert 'reading bytes' in result['error']
+
+
+def test_bls_entry_with_a_5000_digit_version(bls_long_version_image):
+    result = inspect_path(bls_long_version_image)
+    assert result['status'] == 'ok', result['error']
+    assert result['os']['distro'] == 'centos'
+    assert result['drivers']['virtio_blk']['state'] != 'unknown'
+
+
+def test_lv_mapped_to_missing_extents_loses_that_lv_only(
+        lvm_missing_extents_image, rhel_image):
+    result = inspect_path(lvm_missing_extents_image)
+    assert result['status'] == 'ok', result['error']
+    assert result['notes'][0].startswith(
+        'p2/rhel/swap: logical volume unreadable (are its extents on '
+        'another disk?): ')
+    # The rest of the guest is inspected as on the intact image.
+    intact = inspect_path(rhel_image)
+    assert result['os'] == intact['os']
+    assert result['drivers'] == intact['drivers']
+    assert result['notes'][1:] == intact['notes']
+
+
+def test_lv_that_libvslvm_cannot_open_is_a_note(lvm_segmented_root_image):
+    result = inspect_path(lvm_segmented_root_image)
+    assert result['status'] == 'ok', result['error']
+    assert result['notes'] == [
+        'p2: volume group rhel: logical volume 1 cannot be opened: '
+        'pyvslvm_volume_group_get_logical_volume_by_index: unable to '
+        'retrieve logical volume: 0. libvslvm_volume_group_get_physical_'
+        'volume_by_name: invalid physical volume value already set',
+        'no operating system found']
+    assert states(result) == ALL_UNKNOWN
+
+
+def test_vhd_block_table_past_the_end(vhd_block_past_end_image):
+    result = _error(vhd_block_past_end_image)
+    assert result['error'] == (
+        'the vhd image is corrupt or truncated: reading guest offset 512 '
+        'failed (pyvhdi_file_read_buffer_at_offset: unable to read data)')
+    assert result['notes'] == []
+
+
+def test_vmdk_descriptor_claiming_a_sparse_extent(
+        vmdk_sparse_descriptor_image):
+    result = _error(vmdk_sparse_descriptor_image)
+    assert result['error'] == (
+        "vmdk header check failed: the image is malformed in a way "
+        "oslo.utils' format inspector cannot parse (KeyError: 'header')")
+
+
+@pytest.mark.parametrize('kind', ['zlib', 'zstd'])
+def test_corrupt_compressed_qcow2(request, kind):
+    result = _error(request.getfixturevalue('corrupt_%s_image' % kind))
+    assert result['error'].startswith(
+        'corrupt qcow2 image: guest cluster 0 (offset 0): its %s data at '
+        'offset ' % kind)
+
+
+HOSTILE = ('bls_long_version_image', 'lvm_missing_extents_image',
+           'lvm_segmented_root_image',
+           'vhd_block_past_end_image', 'vmdk_sparse_descriptor_image',
+           'corrupt_zlib_image', 'corrupt_zstd_image')
+
+
+def test_no_traceback_from_the_command(request):
+    # The command an operator runs: isolated child, table output.
+    paths = [request.getfixturevalue(name) for name in HOSTILE]
+    args = [sys.executable, '-m', 'glance_virtio.shell', 'inspect',
+            '--format', 'json']
+    for path in paths:
+        args += ['--file', path]
+    proc = subprocess.run(args, capture_output=True, text=True,
+                          timeout=600)
+    assert 'Traceback' not in proc.stderr
+    assert 'internal error' not in proc.stdout
+    rows = {row['Name']: row for row in json.loads(proc.stdout)}
+    assert [rows[path]['Status'] for path in paths] == [
+        'ok', 'ok', 'ok', 'error', 'error', 'error', 'error']
