@@ -28,16 +28,25 @@ def recommend(facts, policy, catalogue=None):
     current = facts.props.get('hw_disk_bus')
     candidates += [b for b in (current, 'sata', 'ide')
                    if b in ('sata', 'ide') and b not in candidates]
+    # Errors the image has whatever its bus (GV022...) block `set` too, but
+    # say nothing about the bus: they do not disqualify one.
+    ctx = rules.Context(policy=policy, catalogue=catalogue or {})
+    standing = {(f.rule, f.message) for f in rules.evaluate(facts, ctx)
+                if f.severity == ERROR}
     refused = []
     for bus in candidates:
         change = plan.plan_one(facts.image, plan.Target(bus), policy,
                                catalogue, facts.inspection)
-        errors = sorted({f.rule for f in change.findings
-                         if f.severity == ERROR})
+        errors = {(f.rule, f.message) for f in change.findings
+                  if f.severity == ERROR}
         if change.action == plan.CHANGE or (
                 change.action == plan.UNCHANGED and not errors):
             return bus, ''
-        refused.append('%s: %s' % (bus, ', '.join(errors)))
+        if change.action == plan.BLOCKED and errors <= standing:
+            return bus, ('set blocks it until %s is fixed (not a bus '
+                         'problem)' % ', '.join(sorted(r for r, _ in errors)))
+        refused.append('%s: %s' % (bus, ', '.join(sorted(
+            {r for r, _ in errors}))))
     why = ('no bus is safe (%s); inspect the image (--deep) or assert '
            'the drivers in virtio_drivers' % '; '.join(refused))
     return NONE_PROVEN, why

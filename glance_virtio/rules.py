@@ -359,21 +359,21 @@ def _emulated_limits(facts, ctx):
     bus = facts.props.get('hw_disk_bus')
     if bus not in ('ide', 'sata'):
         return
-    hotplug = ('%s cannot hot-plug: attaching a volume to a running server '
+    hotplug = ('cannot hot-plug: attaching a volume to a running server '
                'fails (libvirt "disk bus \'%s\' cannot be hotplugged"); '
-               'volumes attach only while it is shut off'
-               % (described('hw_disk_bus', facts), bus))
+               'volumes attach only while it is shut off' % bus)
     if bus == 'sata':
-        yield hotplug
+        yield '%s %s' % (described('hw_disk_bus', facts), hotplug)
         return
     if cdrom_bus(facts, ctx.policy) == 'ide':
         count = ('the root disk and the config drive (a cdrom on ide here) '
                  'leave 2')
     else:
         count = 'the root disk leaves 3'
-    yield ('%s; and IDE holds 4 devices in all, config drive included: %s '
-           'for ephemeral, swap and volumes, a fifth fails with '
-           'TooManyDiskDevices' % (hotplug, count))
+    yield ('%s allows 4 devices including the config drive: %s for '
+           'ephemeral, swap and volumes, a fifth fails with '
+           'TooManyDiskDevices; and IDE %s'
+           % (described('hw_disk_bus', facts), count, hotplug))
 
 
 @rule('GV005', ERROR, 'SCSI bus without hw_scsi_model',
@@ -414,8 +414,8 @@ def _scsi_model_support(facts, ctx):
 def _driver_state(facts, bus):
     """(driver the boot disk needs on bus, its Readiness) or (None, None)."""
     driver = BUS_DRIVER.get(bus)
-    if driver is None:
-        return None, None
+    if driver is None or is_iso(facts) and bus == 'virtio':
+        return None, None  # a cdrom on virtio is GV030's
     scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
     if bus == 'scsi' and scsi and scsi != 'virtio-scsi':
         return '%s controller' % scsi, model.Readiness(

@@ -444,3 +444,27 @@ def test_sources_are_public():
         assert 'KNOWLEDGE' not in rule.source, rule.id
         if 'nova/' in rule.source:
             assert 'Nova 34.0.0' in rule.source, rule.id
+
+
+def test_recommendation_ignores_errors_the_bus_does_not_cause():
+    """A secure-boot error does not disqualify a bus.
+
+    driver.py _check_secure_boot_support (l.7221): the error blocks `set`
+    whatever the bus; the recommendation says so.
+    """
+    image = model.Image('s', properties=dict(
+        UBUNTU, hw_disk_bus='virtio', os_secure_boot='required',
+        hw_machine_type='pc'))
+    bus, why = audit.recommend(detect.facts(image), model.Policy())
+    assert bus == 'scsi' and 'GV022' in why and 'not a bus' in why
+
+
+def test_iso_on_a_virtio_cdrom_is_gv030_only():
+    """No driver verdict for a bus the cdrom cannot use.
+
+    libvirt qemu_hotplug.c: "cdrom device with virtio bus isn't supported".
+    """
+    results = found({'os_type': 'windows', 'hw_cdrom_bus': 'virtio'},
+                    disk_format='iso')
+    assert {'GV030'} <= {f.rule for f in results}
+    assert not {'GV010', 'GV011'} & {f.rule for f in results}
