@@ -768,8 +768,8 @@ def _uefi_lsi(facts, ctx):
       '"By default we have just 1-2 free ports"); driver.py '
       '_guest_add_pcie_root_ports (l.7676)')
 def _pcie_ports(facts, ctx):
-    if disk_bus(facts, ctx.policy) != 'virtio' or not is_q35(
-            facts, ctx.policy):
+    volumes = facts.props.get('hw_disk_bus') or 'virtio'
+    if volumes != 'virtio' or not is_q35(facts, ctx.policy):
         return
     yield ('on %s every virtio-blk volume takes a PCIe root port and '
            'libvirt leaves 1-2 free: hot-plugging more volumes (or NICs) '

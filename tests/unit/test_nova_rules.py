@@ -468,3 +468,17 @@ def test_iso_on_a_virtio_cdrom_is_gv030_only():
                     disk_format='iso')
     assert {'GV030'} <= {f.rule for f in results}
     assert not {'GV010', 'GV011'} & {f.rule for f in results}
+
+
+def test_pcie_ports_follow_the_volume_bus_of_an_iso():
+    """Volumes attach on hw_disk_bus, not the cdrom bus.
+
+    blockinfo.py get_info_from_bdm (l.364) and get_disk_bus_for_device_type:
+    a volume without a bus takes the image's disk bus.
+    """
+    iso = {'os_type': 'linux', 'hw_cdrom_bus': 'sata',
+           'hw_machine_type': 'q35'}
+    assert by_rule(iso, 'GV036', disk_format='iso')
+    assert not by_rule(dict(iso, hw_disk_bus='scsi',
+                            hw_scsi_model='virtio-scsi'), 'GV036',
+                       disk_format='iso')
