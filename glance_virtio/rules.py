@@ -532,8 +532,9 @@ def _typo(facts, ctx):
 
 
 @rule('GV021', WARNING, 'Windows image without os_type=windows',
-      NOVA + 'nova/virt/libvirt/driver.py _set_clock, _set_features '
-      '(l.6875: Hyper-V enlightenments only for os_type=windows)')
+      NOVA + 'nova/virt/libvirt/driver.py _set_clock (l.6821: localtime '
+      'and hypervclock), _set_features (l.6875: Hyper-V enlightenments), '
+      'only for os_type=windows')
 def _windows_os_type(facts, ctx):
     if facts.os.family == 'windows' and facts.props.get(
             'os_type') != 'windows':
