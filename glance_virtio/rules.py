@@ -394,8 +394,9 @@ def _scsi_without_model(facts, ctx):
 def _model_without_scsi(facts, ctx):
     model_ = facts.props.get('hw_scsi_model')
     if model_ and not uses_scsi_controller(facts):
-        yield ('hw_scsi_model=%s has no effect while hw_disk_bus=%s: an '
-               'unused controller' % (model_, disk_bus(facts, ctx.policy)))
+        yield ('%s has no effect while hw_disk_bus=%s: an unused '
+               'controller' % (described('hw_scsi_model', facts),
+                               facts.props.get('hw_disk_bus') or 'virtio'))
 
 
 @rule('GV007', WARNING, 'SCSI model libvirt or QEMU may not provide',
