@@ -680,13 +680,15 @@ def _machine_assumed(facts, ctx):
     if facts.props.get('os_secure_boot') == 'required' and \
             arch_or_assumed(facts) == 'x86_64':
         needs.append(('os_secure_boot=required', 'q35'))
+    arch = '' if architecture(facts) else (
+        ' (and no hw_architecture: an x86_64 compute is assumed)')
     for what, machine in needs:
         yield ('%s needs machine type %s, but neither the image '
                '(hw_machine_type) nor the site policy ([policy] '
                'hw_machine_type) says what the computes use: Nova defaults '
                'to pc unless nova.conf [libvirt]hw_machine_type says '
-               'otherwise. Set hw_machine_type on the image, or state the '
-               "computes' setting in the site policy" % (what, machine))
+               'otherwise%s. Set hw_machine_type on the image, or state the '
+               "computes' setting in the site policy" % (what, machine, arch))
 
 
 @rule('GV032', WARNING, 'Unknown machine type',

@@ -96,6 +96,7 @@ def test_ide_without_machine_type_is_an_assumption(props):
     """
     warned = by_rule(props, 'GV031')
     assert warned and 'pc' in warned[0] and 'site policy' in warned[0]
+    assert 'x86_64 compute is assumed' in warned[0]
     assert not by_rule(props, 'GV003')
     assert by_rule(props, 'GV003', policy=policy_for('q35'))
     assert not by_rule(props, 'GV031', policy=policy_for('q35'))
