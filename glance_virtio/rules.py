@@ -34,6 +34,8 @@ ENUMS = {
     'hw_tpm_version': ('1.2', '2.0'),
     'hw_watchdog_action': ('disabled', 'reset', 'poweroff', 'pause', 'none'),
     'hw_input_bus': ('usb', 'virtio'),
+    'hw_viommu_model': ('intel', 'smmuv3', 'virtio', 'auto'),
+    'hw_rescue_device': ('cdrom', 'disk', 'floppy', 'fs', 'lun'),
 }
 # Nova lowercases these and maps legacy names before checking the enum.
 NORMALISED = {
@@ -94,7 +96,7 @@ TRUE = ('1', 't', 'true', 'on', 'y', 'yes')
 # against), libvirt and Microsoft's documentation.
 NOVA = 'Nova 34.0.0 '
 FIELDS = NOVA + 'nova/objects/fields.py (DiskBus l.346, SCSIModel l.580, ' \
-    'VIFModel l.629 enums)'
+    'VIFModel l.629, VIOMMUModel l.655, BlockDeviceType l.250 enums)'
 BLOCKINFO = NOVA + 'nova/virt/libvirt/blockinfo.py'
 BUS_FOR_DEVICE = BLOCKINFO + ' get_disk_bus_for_device_type (l.219-276)'
 MACHINE = NOVA + 'nova/virt/libvirt/utils.py get_machine_type, ' \

@@ -108,3 +108,35 @@ class Meta:
     def __init__(self, props, disk_format='raw'):
         self.properties = Props(props)
         self.disk_format = disk_format
+
+
+def enum(path, class_name):
+    """The ALL tuple of a Nova enum class, resolved to its string values."""
+    node = _find_class(_tree(path), class_name)
+    names = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and isinstance(
+                item.targets[0], ast.Name):
+            names[item.targets[0].id] = item.value
+    external = constants('nova/network/model.py')
+
+    def value(expr):
+        if isinstance(expr, ast.Constant):
+            return expr.value
+        if isinstance(expr, ast.Name):
+            return value(names[expr.id])
+        if isinstance(expr, ast.Attribute):
+            return external[expr.attr]
+        raise ValueError(ast.dump(expr))
+    members = names['ALL']
+    if isinstance(members, ast.Attribute):  # network_model.VIF_MODEL_ALL
+        network = _find(_tree('nova/network/model.py'), members.attr).value
+        return tuple(external[e.id] for e in network.elts)
+    return tuple(value(e) for e in members.elts)
+
+
+def _find_class(tree, name):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    raise LookupError(name)

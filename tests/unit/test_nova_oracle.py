@@ -161,3 +161,22 @@ def test_kvm_buses_and_vif_models_match_nova():
            for n in block.split('\n')[1:]
            if n.strip().startswith('network_model.')]
     assert sorted(rules.KVM_VIF_MODELS) == sorted(kvm)
+
+
+@pytest.mark.parametrize('key,enum', [
+    ('hw_disk_bus', 'DiskBus'), ('hw_cdrom_bus', 'DiskBus'),
+    ('hw_rescue_bus', 'DiskBus'), ('hw_scsi_model', 'SCSIModel'),
+    ('hw_vif_model', 'VIFModel'), ('hw_video_model', 'VideoModel'),
+    ('hw_firmware_type', 'FirmwareType'), ('os_type', 'OSType'),
+    ('os_secure_boot', 'SecureBoot'), ('hw_viommu_model', 'VIOMMUModel'),
+    ('hw_rescue_device', 'BlockDeviceType'), ('hw_tpm_model', 'TPMModel'),
+    ('hw_tpm_version', 'TPMVersion'),
+    ('hw_watchdog_action', 'WatchdogAction'), ('hw_input_bus', 'InputBus'),
+    ('hw_rng_model', 'RNGModel')])
+def test_enums_match_nova(key, enum):
+    """GV001's enums are Nova's.
+
+    nova/objects/fields.py, the ALL tuple of each enum class.
+    """
+    assert sorted(rules.ENUMS[key]) == sorted(
+        nova_source.enum('nova/objects/fields.py', enum))
