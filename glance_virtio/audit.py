@@ -2,28 +2,54 @@
 
 from glance_virtio import detect
 from glance_virtio import model
+from glance_virtio import plan
 from glance_virtio import rules
-from glance_virtio.model import READY, UNKNOWN
+from glance_virtio.model import ERROR, READY, UNKNOWN
 
 
-def recommend(facts, policy):
-    """The best disk bus whose driver the guest is known to have."""
+NONE_PROVEN = 'none proven'
+
+
+def recommend(facts, policy, catalogue=None):
+    """(bus, why): the best disk bus `set` would accept for this image.
+
+    Paravirtual buses whose driver the guest is known to have come first,
+    then the emulated bus it is on, then sata and ide; each is planned as
+    `set --bus` would plan it, and a bus the plan blocks is never offered.
+    """
     if facts.image.error:
-        return UNKNOWN
+        return UNKNOWN, facts.image.error
     order = [policy.preferred_bus] + [
         b for b in ('scsi', 'virtio') if b != policy.preferred_bus]
-    for bus in order:
-        verdict = facts.readiness.get(rules.BUS_DRIVER[bus])
-        if verdict is not None and verdict.state == READY:
-            return bus
-    if facts.os.family == UNKNOWN:
-        return UNKNOWN
-    # Nothing paravirtual is proven: keep the emulated bus the guest has.
+    candidates = [b for b in order if getattr(facts.readiness.get(
+        rules.BUS_DRIVER[b]), 'state', None) == READY]
+    if not candidates and facts.os.family == UNKNOWN:
+        return UNKNOWN, 'guest OS unknown: no bus can be judged'
     current = facts.props.get('hw_disk_bus')
-    q35 = rules.is_q35(facts, policy)
-    if current == 'sata' or (current == 'ide' and not q35):
-        return current
-    return 'sata' if q35 else 'ide'
+    candidates += [b for b in (current, 'sata', 'ide')
+                   if b in ('sata', 'ide') and b not in candidates]
+    # Errors the image has whatever its bus (GV022...) block `set` too, but
+    # say nothing about the bus: they do not disqualify one.
+    ctx = rules.Context(policy=policy, catalogue=catalogue or {})
+    standing = {(f.rule, f.message) for f in rules.evaluate(facts, ctx)
+                if f.severity == ERROR}
+    refused = []
+    for bus in candidates:
+        change = plan.plan_one(facts.image, plan.Target(bus), policy,
+                               catalogue, facts.inspection)
+        errors = {(f.rule, f.message) for f in change.findings
+                  if f.severity == ERROR}
+        if change.action == plan.CHANGE or (
+                change.action == plan.UNCHANGED and not errors):
+            return bus, ''
+        if change.action == plan.BLOCKED and errors <= standing:
+            return bus, ('set blocks it until %s is fixed (not a bus '
+                         'problem)' % ', '.join(sorted(r for r, _ in errors)))
+        refused.append('%s: %s' % (bus, ', '.join(sorted(
+            {r for r, _ in errors}))))
+    why = ('no bus is safe (%s); inspect the image (--deep) or assert '
+           'the drivers in virtio_drivers' % '; '.join(refused))
+    return NONE_PROVEN, why
 
 
 def worst(findings):
@@ -32,9 +58,10 @@ def worst(findings):
     return max((f.severity for f in findings), key=model.severity_rank)
 
 
-def row(facts, findings, policy):
+def row(facts, findings, policy, catalogue=None):
     """One audit row: plain, JSON-ready values with stable keys."""
     image, props = facts.image, facts.props
+    recommended = recommend(facts, policy, catalogue)
     return {
         'id': image.id,
         'name': image.name,
@@ -55,7 +82,8 @@ def row(facts, findings, policy):
         'readiness_reasons': {d: facts.readiness[d].reason
                               for d in model.DRIVERS
                               if d in facts.readiness},
-        'recommended_bus': recommend(facts, policy),
+        'recommended_bus': recommended[0],
+        'recommended_why': recommended[1] or None,
         'severity': worst(findings),
         'findings': [f.to_dict() for f in findings],
         'inspected': bool(facts.inspection),
@@ -71,7 +99,8 @@ def audit(images, policy, catalogue=None, inspections=None):
     rows = []
     for image in images:
         facts = detect.facts(image, inspections.get(image.id))
-        rows.append(row(facts, rules.evaluate(facts, ctx), policy))
+        rows.append(row(facts, rules.evaluate(facts, ctx), policy,
+                        catalogue))
     return rows
 
 

@@ -10,9 +10,12 @@ PROJECT = 'glance-virtio'
 MAX_CONCURRENCY = 64
 
 policy_opts = [
-    cfg.StrOpt('default_machine_type', default='pc',
-               help='Machine type assumed for images that name none: pc, '
-                    'unless nova.conf [libvirt]hw_machine_type says q35.'),
+    cfg.ListOpt('hw_machine_type', default=[],
+                deprecated_name='default_machine_type',
+                help='The [libvirt]hw_machine_type of your computes, in '
+                     'nova.conf format: x86_64=q35,aarch64=virt. A bare '
+                     'value (q35) means x86_64. Unset: the tool does not '
+                     'know, and warns where an image depends on it.'),
     cfg.StrOpt('default_scsi_model', default='virtio-scsi',
                choices=['virtio-scsi', 'lsilogic', 'lsisas1068', 'lsisas1078',
                         'vmpvscsi', 'ibmvscsi'],
@@ -79,12 +82,26 @@ def policy(conf, allowed=()):
                 rule_id, severity, ', '.join(model.SEVERITIES)))
         severities[rule_id.upper()] = severity
     return model.Policy(
-        default_machine_type=conf.policy.default_machine_type,
+        machine_types=machine_types(conf.policy.hw_machine_type),
         default_scsi_model=conf.policy.default_scsi_model,
         preferred_bus=conf.policy.preferred_bus,
         severity_overrides=severities,
         disabled_rules=tuple(r.upper() for r in conf.policy.disabled_rules),
         allowed_rules=tuple(allowed))
+
+
+def machine_types(entries):
+    """{arch: machine type} from nova.conf's host-arch=machine-type list."""
+    result = {}
+    for entry in entries:
+        arch, sep, value = (s.strip() for s in entry.partition('='))
+        if not sep:
+            arch, value = 'x86_64', arch
+        if not arch or not value:
+            raise ValueError('hw_machine_type: %r is not host-arch=machine-'
+                             'type (e.g. x86_64=q35)' % entry)
+        result[arch.lower()] = value
+    return result
 
 
 def list_opts():

@@ -53,6 +53,52 @@ _NAME_PATTERNS = [
 ]
 
 
+# nova/objects/image_meta.py ImageMetaProps._legacy_property_map (Nova
+# 34.0.0, line 660): legacy names Nova still reads, for the keys we judge.
+LEGACY_NAMES = {'architecture': 'hw_architecture',
+                'vmware_ostype': 'os_distro',
+                'vm_mode': 'hw_vm_mode',
+                'hypervisor_type': 'img_hv_type'}
+
+
+def effective_properties(props):
+    """The properties as Nova reads them: legacy names mapped.
+
+    As ImageMetaProps.from_dict and _set_attr_from_legacy_names (Nova
+    34.0.0, nova/objects/image_meta.py lines 688-702 and 758): legacy
+    values first, current names override them key by key.
+    """
+    legacy = {}
+    for old, new in LEGACY_NAMES.items():
+        if old in props:
+            legacy[new] = props[old]
+    adapter = props.get('vmware_adaptertype')
+    if adapter == 'ide':
+        legacy['hw_disk_bus'] = 'ide'
+    elif adapter:
+        legacy['hw_disk_bus'] = 'scsi'
+        legacy['hw_scsi_model'] = adapter
+    if not legacy:
+        return props
+    result = dict(props)
+    for key, value in legacy.items():
+        result.setdefault(key, value)
+    return result
+
+
+def legacy_source(props, key):
+    """The legacy property that gives key its effective value, or None."""
+    if key in props:
+        return None
+    if key in ('hw_disk_bus', 'hw_scsi_model') and props.get(
+            'vmware_adaptertype'):
+        return 'vmware_adaptertype'
+    for old, new in LEGACY_NAMES.items():
+        if new == key and old in props:
+            return old
+    return None
+
+
 def family_of(distro):
     distro = (distro or '').lower()
     if distro.startswith('win'):
@@ -66,7 +112,7 @@ def family_of(distro):
 
 def guest_os(image):
     """Guess the guest OS from properties, then from the image name."""
-    props = image.properties
+    props = effective_properties(image.properties)
     os_type = (props.get('os_type') or '').lower()
     distro = (props.get('os_distro') or '').lower() or None
     version = props.get('os_version') or None
@@ -195,4 +241,5 @@ def facts(image, inspection=None):
         guest = seen_os
         ready = readiness(image, guest)
     ready.update(seen_ready)
-    return model.Facts(image, guest, ready, inspection)
+    return model.Facts(image, guest, ready, inspection,
+                       effective_properties(image.properties))

@@ -79,10 +79,14 @@ class Facts:
     os: GuestOS
     readiness: Mapping[str, Readiness]
     inspection: Optional[Mapping] = None
+    effective: Optional[Mapping[str, str]] = None
 
     @property
     def props(self):
-        return self.image.properties
+        """The properties as Nova reads them (legacy names mapped)."""
+        if self.effective is None:
+            return self.image.properties
+        return self.effective
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,13 +103,21 @@ class Finding:
 class Policy:
     """The operator's site policy, as plain values."""
 
-    default_machine_type: str = 'pc'
+    # [libvirt]hw_machine_type of the computes, per architecture; empty
+    # when the site policy does not say.
+    machine_types: Mapping[str, str] = dataclasses.field(
+        default_factory=dict)
     default_scsi_model: str = 'virtio-scsi'
     preferred_bus: str = 'scsi'
     severity_overrides: Mapping[str, str] = dataclasses.field(
         default_factory=dict)
     disabled_rules: Tuple[str, ...] = ()
     allowed_rules: Tuple[str, ...] = ()
+
+    @property
+    def default_machine_type(self):
+        """The x86_64 machine type: the policy's, else Nova's default."""
+        return self.machine_types.get('x86_64', 'pc')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,10 @@ def desired(image, target, policy, guest=None):
     props = image.properties
     want = {'hw_disk_bus': target.bus}
     remove = []
+    if 'vmware_adaptertype' in props:
+        # Nova reads it as hw_disk_bus plus hw_scsi_model (image_meta.py
+        # _set_attr_from_legacy_names): left behind, it adds its controller.
+        remove.append('vmware_adaptertype')
     if target.bus == 'scsi':
         want['hw_scsi_model'] = target.scsi_model or policy.default_scsi_model
     elif 'hw_scsi_model' in props and 'scsi' not in (

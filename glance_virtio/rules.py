@@ -1,6 +1,7 @@
 """The knowledge base: every known-bad or risky combination is a rule."""
 
 import dataclasses
+import re
 from typing import Callable, Mapping, Optional
 
 from glance_virtio import detect
@@ -33,6 +34,8 @@ ENUMS = {
     'hw_tpm_version': ('1.2', '2.0'),
     'hw_watchdog_action': ('disabled', 'reset', 'poweroff', 'pause', 'none'),
     'hw_input_bus': ('usb', 'virtio'),
+    'hw_viommu_model': ('intel', 'smmuv3', 'virtio', 'auto'),
+    'hw_rescue_device': ('cdrom', 'disk', 'floppy', 'fs', 'lun'),
 }
 # Nova lowercases these and maps legacy names before checking the enum.
 NORMALISED = {
@@ -77,16 +80,55 @@ KNOWN_KEYS = frozenset(TYPO_TARGETS + (
     'instance_uuid', 'user_id', 'image_location', 'image_state', 'kernel_id',
     'ramdisk_id', 'root_device_name', 'block_device_mapping', 'bdm_v2',
     'boot_roles', 'description', 'owner_project_name', 'owner_user_name',
-    'vm_mode', 'vmware_adaptertype', 'vmware_ostype', 'hw_cpu_model'))
+    'vm_mode', 'vmware_adaptertype', 'vmware_ostype', 'hw_cpu_model',
+    'hw_mem_encryption_model', 'hw_firmware_stateless'))
 REFUSED_SCSI_MODELS = {
     'buslogic': 'libvirt refuses the BusLogic controller for QEMU',
-    'ibmvscsi': 'ibmvscsi is the POWER (spapr) controller, not x86',
 }
+PPC = ('ppc', 'ppc64', 'ppcle', 'ppc64le')
+X86 = ('i686', 'x86_64')
 PARAVIRTUAL_BUSES = ('virtio', 'scsi')
 BUS_DRIVER = {'virtio': 'virtio_blk', 'scsi': 'virtio_scsi', 'sata': 'sata',
               'ide': 'ide'}
-NOVA = 'nova/objects/fields.py'
-BLOCKINFO = 'nova/virt/libvirt/blockinfo.py'
+TRUE = ('1', 't', 'true', 'on', 'y', 'yes')
+
+# Public sources, as read in Nova 34.0.0 (the release the rules were checked
+# against), libvirt and Microsoft's documentation.
+NOVA = 'Nova 34.0.0 '
+FIELDS = NOVA + 'nova/objects/fields.py (DiskBus l.346, SCSIModel l.580, ' \
+    'VIFModel l.629, VIOMMUModel l.655, BlockDeviceType l.250 enums)'
+BLOCKINFO = NOVA + 'nova/virt/libvirt/blockinfo.py'
+BUS_FOR_DEVICE = BLOCKINFO + ' get_disk_bus_for_device_type (l.219-276)'
+MACHINE = NOVA + 'nova/virt/libvirt/utils.py get_machine_type, ' \
+    'get_default_machine_type (l.644-685)'
+LIBVIRT_IDE = 'libvirt src/qemu/qemu_validate.c: "IDE controllers are ' \
+    'unsupported for this QEMU binary or machine type"'
+LIBVIRT_HOTPLUG = 'libvirt src/qemu/qemu_hotplug.c: "disk bus \'%s\' ' \
+    'cannot be hotplugged"'
+BSOD = 'Microsoft: Bug Check 0x7B INACCESSIBLE_BOOT_DEVICE; virtio-win ' \
+    'drivers (viostor, vioscsi, netkvm)'
+LINUX_DRIVERS = 'virt-v2v convert/convert_linux.ml (virtio drivers in the ' \
+    'initramfs); Linux drivers/block/virtio_blk.c, drivers/scsi/virtio_scsi.c'
+DEV_NAMES = BLOCKINFO + ' get_dev_prefix_for_disk_bus (l.126: vd, sd, hd)'
+PROPS_DOC = 'Glance docs: Useful image properties (os_type, os_distro)'
+
+# Machine types QEMU offers, by family; the families without IDE.
+_MACHINE_PATTERNS = (
+    ('pc', r'pc|pc-i440fx-.+|pc-\d+\.\d+|isapc'),
+    ('q35', r'q35|pc-q35-.+'),
+    ('virt', r'virt|virt-.+'),
+    ('pseries', r'pseries|pseries-.+'),
+    ('s390-ccw-virtio', r's390-ccw-virtio|s390-ccw-virtio-.+'),
+    ('microvm', r'microvm'),
+)
+MACHINE_EXAMPLES = ('pc, pc-i440fx-*, q35, pc-q35-*, virt, pseries, '
+                    's390-ccw-virtio')
+NO_IDE = ('q35', 'virt', 'pseries', 's390-ccw-virtio', 'microvm')
+# nova/virt/libvirt/utils.py get_default_machine_type, Nova 34.0.0 l.676.
+NOVA_MACHINE_DEFAULTS = {
+    'armv7l': 'virt', 'aarch64': 'virt', 'ppc64le': 'pseries',
+    's390': 's390-ccw-virtio', 's390x': 's390-ccw-virtio', 'i686': 'pc',
+    'x86_64': 'pc'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,40 +160,138 @@ def rule(rule_id, severity, summary, source):
     return register
 
 
+def architecture(facts):
+    """The guest architecture as Nova canonicalises it, or None if unset.
+
+    Architecture.canonicalize, nova/objects/fields.py l.193.
+    """
+    value = facts.props.get('hw_architecture')
+    if not value:
+        return None
+    value = value.lower()
+    if value in ('i386', 'i486', 'i586', 'x86_32', 'x86_32p'):
+        return 'i686'
+    return 'x86_64' if value == 'amd64' else value
+
+
+def arch_or_assumed(facts):
+    """The architecture; x86_64 (the usual compute) if the image is silent."""
+    return architecture(facts) or 'x86_64'
+
+
+def machine_type_and_source(facts, policy):
+    """(machine type, 'image' | 'policy' | 'nova default' | None)."""
+    explicit = facts.props.get('hw_machine_type')
+    if explicit:
+        return explicit, 'image'
+    arch = arch_or_assumed(facts)
+    if arch in policy.machine_types:
+        return policy.machine_types[arch], 'policy'
+    if arch in NOVA_MACHINE_DEFAULTS:
+        return NOVA_MACHINE_DEFAULTS[arch], 'nova default'
+    return None, None
+
+
 def machine_type(facts, policy):
-    return facts.props.get('hw_machine_type') or policy.default_machine_type
+    return machine_type_and_source(facts, policy)[0]
+
+
+def machine_family(value):
+    """The family of a machine type (pc, q35, virt...), or None if unknown."""
+    for family, pattern in _MACHINE_PATTERNS:
+        if value and re.fullmatch(pattern, value):
+            return family
+    return None
 
 
 def is_q35(facts, policy):
-    return 'q35' in machine_type(facts, policy)
+    # Nova tests the same way: 'q35' in machine_type (driver.py l.7237).
+    return 'q35' in (machine_type(facts, policy) or '')
 
 
-def disk_bus(facts):
-    """The boot disk bus Nova's libvirt driver uses for kvm/qemu."""
+def assumed_pc(facts, policy):
+    """True when pc is only Nova's default: image and policy are silent."""
+    return (machine_type_and_source(facts, policy)[1] == 'nova default'
+            and arch_or_assumed(facts) in X86)
+
+
+def has_no_ide(facts, policy):
+    value = machine_type(facts, policy)
+    return 'q35' in (value or '') or machine_family(value) in NO_IDE
+
+
+def is_iso(facts):
+    return facts.image.disk_format == 'iso'
+
+
+def cdrom_bus(facts, policy):
+    """The cdrom (and config drive) bus, as get_disk_bus_for_device_type."""
+    explicit = facts.props.get('hw_cdrom_bus')
+    if explicit:
+        return explicit
+    arch = arch_or_assumed(facts)
+    if arch in PPC + ('s390', 's390x', 'aarch64'):
+        return 'scsi'
+    return 'sata' if is_q35(facts, policy) else 'ide'
+
+
+def disk_bus(facts, policy=None):
+    """The boot device bus: the cdrom bus for iso images, else the disk's.
+
+    blockinfo.py get_root_info (l.427): disk_format=iso boots from a cdrom.
+    """
+    if is_iso(facts):
+        return cdrom_bus(facts, policy or model.Policy())
     return facts.props.get('hw_disk_bus') or 'virtio'
 
 
+def boot_key(facts):
+    return 'hw_cdrom_bus' if is_iso(facts) else 'hw_disk_bus'
+
+
 def uses_scsi_controller(facts):
+    # A rescue takes its SCSI controller from the instance's image
+    # (driver.py _get_scsi_controller l.6318), so hw_rescue_bus is not here.
     return 'scsi' in (facts.props.get(k) for k in
-                      ('hw_disk_bus', 'hw_cdrom_bus', 'hw_rescue_bus'))
+                      ('hw_disk_bus', 'hw_cdrom_bus'))
+
+
+def firmware(facts):
+    """hw_firmware_type; on aarch64 Nova defaults it to uefi (l.7343)."""
+    value = facts.props.get('hw_firmware_type')
+    if not value and arch_or_assumed(facts) == 'aarch64':
+        return 'uefi'
+    return value or 'bios'
+
+
+def described(key, facts):
+    """key=value, naming the legacy property it comes from."""
+    value = facts.props.get(key)
+    source = detect.legacy_source(facts.image.properties, key)
+    if source:
+        return '%s=%s (from %s=%s)' % (
+            key, value, source, facts.image.properties[source])
+    return '%s=%s' % (key, value)
 
 
 RULES.append(Rule('GV000', ERROR, 'Image could not be read', 'Glance API v2',
                   lambda facts, ctx: ()))
 
 
-@rule('GV001', ERROR, 'Property value outside the Nova enum', NOVA)
+@rule('GV001', ERROR, 'Property value outside the Nova enum',
+      FIELDS + '; nova/objects/image_meta.py ImageMetaProps.from_dict')
 def _invalid_enum(facts, ctx):
     for key, allowed in ENUMS.items():
         value = facts.props.get(key)
         if value is not None and canonical(key, value) not in allowed:
-            yield ('%s=%s is not valid; Nova rejects the boot with "Invalid '
+            yield ('%s is not valid; Nova rejects the boot with "Invalid '
                    'image metadata". Use one of: %s'
-                   % (key, value, ', '.join(allowed)))
+                   % (described(key, facts), ', '.join(allowed)))
 
 
-@rule('GV002', ERROR, 'Bus or NIC model the libvirt kvm driver refuses',
-      BLOCKINFO)
+@rule('GV002', ERROR, 'Bus or model the libvirt kvm driver refuses',
+      BLOCKINFO + ' SUPPORTED_DEVICE_BUSES (l.96); ' + NOVA +
+      'nova/virt/libvirt/vif.py SUPPORTED_VIF_MODELS (l.52)')
 def _bus_not_kvm(facts, ctx):
     for key in ('hw_disk_bus', 'hw_cdrom_bus', 'hw_rescue_bus'):
         value = facts.props.get(key)
@@ -161,36 +301,87 @@ def _bus_not_kvm(facts, ctx):
                     else 'the build fails with UnsupportedHardware')
             yield ('%s=%s is not supported for kvm/qemu: %s. Use virtio, scsi '
                    'or sata' % (key, value, when))
+    arch = arch_or_assumed(facts)
     scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
     if scsi in REFUSED_SCSI_MODELS:
-        yield ('hw_scsi_model=%s: %s, so the build fails. Use virtio-scsi'
-               % (scsi, REFUSED_SCSI_MODELS[scsi]))
+        yield ('%s: %s, so the build fails. Use virtio-scsi'
+               % (described('hw_scsi_model', facts),
+                  REFUSED_SCSI_MODELS[scsi]))
+    elif scsi == 'ibmvscsi' and arch not in PPC:
+        yield ('%s is the POWER (pseries) controller; QEMU has no such '
+               'device for %s, so the build fails. Use virtio-scsi'
+               % (described('hw_scsi_model', facts), arch))
     vif = canonical('hw_vif_model', facts.props.get('hw_vif_model'))
     if vif in VIF_MODELS and vif not in KVM_VIF_MODELS:
         yield ('hw_vif_model=%s is not supported for kvm: the build fails '
-               'with UnsupportedHardware. Use virtio or e1000' % vif)
+               'with UnsupportedHardware. Use virtio' % vif)
+    elif vif == 'spapr-vlan' and arch not in PPC:
+        yield ('hw_vif_model=spapr-vlan is the POWER (pseries) NIC; QEMU has '
+               'no such device for %s. Use virtio' % arch)
 
 
-@rule('GV003', ERROR, 'IDE bus on a q35 machine type',
-      'libvirt src/qemu/qemu_validate.c')
-def _ide_q35(facts, ctx):
-    if not is_q35(facts, ctx.policy):
+def _machine_words(facts, policy):
+    value, source = machine_type_and_source(facts, policy)
+    if source == 'image':
+        return value
+    if source == 'policy':
+        return '%s (the site policy for %s)' % (value,
+                                                arch_or_assumed(facts))
+    return "%s (Nova's default for %s)" % (value, arch_or_assumed(facts))
+
+
+def _ide_devices(facts):
+    """The image's keys that put a device on the IDE bus."""
+    return [k for k in ('hw_disk_bus', 'hw_cdrom_bus', 'hw_rescue_bus')
+            if facts.props.get(k) == 'ide']
+
+
+@rule('GV003', ERROR, 'IDE on a machine type that has no IDE',
+      LIBVIRT_IDE + '; ' + MACHINE + '; ' + BUS_FOR_DEVICE)
+def _no_ide(facts, ctx):
+    if not has_no_ide(facts, ctx.policy):
         return
-    for key in ('hw_disk_bus', 'hw_cdrom_bus', 'hw_rescue_bus'):
-        if facts.props.get(key) == 'ide':
-            yield ('%s=ide with machine type %s: libvirt refuses "IDE '
-                   'controllers are unsupported". Use sata'
-                   % (key, machine_type(facts, ctx.policy)))
+    for key in _ide_devices(facts):
+        advice = ('Use sata or scsi (a cdrom cannot be on virtio)'
+                  if key == 'hw_cdrom_bus' else
+                  'Use virtio, or scsi with hw_scsi_model=virtio-scsi, where '
+                  'the guest has the driver (sata boots too but cannot '
+                  'hot-plug volumes)')
+        yield ('%s with machine type %s: that machine has no IDE controller '
+               'and libvirt refuses "IDE controllers are unsupported for '
+               'this QEMU binary or machine type". %s'
+               % (described(key, facts), _machine_words(facts, ctx.policy),
+                  advice))
 
 
-@rule('GV004', WARNING, 'IDE allows at most 4 devices', BLOCKINFO)
-def _ide_limit(facts, ctx):
-    if facts.props.get('hw_disk_bus') == 'ide':
-        yield ('hw_disk_bus=ide allows 4 devices including the config-drive '
-               'CD-ROM: a fifth volume fails with TooManyDiskDevices')
+@rule('GV004', WARNING, 'IDE or SATA disk bus: no volume hot-plug (IDE: 4 '
+      'devices)', BLOCKINFO + ' get_dev_count_for_disk_bus (l.160); ' +
+      LIBVIRT_HOTPLUG)
+def _emulated_limits(facts, ctx):
+    bus = facts.props.get('hw_disk_bus')
+    if bus not in ('ide', 'sata'):
+        return
+    hotplug = ('cannot hot-plug: attaching a volume to a running server '
+               'fails (libvirt "disk bus \'%s\' cannot be hotplugged"); '
+               'volumes attach only while it is shut off' % bus)
+    if bus == 'sata':
+        yield '%s %s' % (described('hw_disk_bus', facts), hotplug)
+        return
+    if cdrom_bus(facts, ctx.policy) == 'ide':
+        count = ('the root disk and the config drive (a cdrom on ide here) '
+                 'leave 2')
+    else:
+        count = 'the root disk leaves 3'
+    yield ('%s allows 4 devices including the config drive: %s for '
+           'ephemeral, swap and volumes, a fifth fails with '
+           'TooManyDiskDevices; and IDE %s'
+           % (described('hw_disk_bus', facts), count, hotplug))
 
 
-@rule('GV005', ERROR, 'SCSI bus without hw_scsi_model', BLOCKINFO)
+@rule('GV005', ERROR, 'SCSI bus without hw_scsi_model',
+      NOVA + 'nova/virt/libvirt/driver.py _get_scsi_controller (l.6318); '
+      'libvirt src/qemu/qemu_domain.c qemuDomainDefaultSCSIControllerModel '
+      '(ibmvscsi on pseries, else lsilogic where QEMU has it)')
 def _scsi_without_model(facts, ctx):
     if uses_scsi_controller(facts) and not facts.props.get('hw_scsi_model'):
         yield ('a scsi bus without hw_scsi_model leaves the controller to '
@@ -201,30 +392,33 @@ def _scsi_without_model(facts, ctx):
 
 
 @rule('GV006', WARNING, 'hw_scsi_model set but no device on the scsi bus',
-      BLOCKINFO)
+      NOVA + 'nova/virt/libvirt/driver.py _get_scsi_controller (l.6318)')
 def _model_without_scsi(facts, ctx):
     model_ = facts.props.get('hw_scsi_model')
     if model_ and not uses_scsi_controller(facts):
-        yield ('hw_scsi_model=%s has no effect while hw_disk_bus=%s: an '
-               'unused controller' % (model_, disk_bus(facts)))
+        yield ('%s has no effect while hw_disk_bus=%s: an unused '
+               'controller' % (described('hw_scsi_model', facts),
+                               facts.props.get('hw_disk_bus') or 'virtio'))
 
 
 @rule('GV007', WARNING, 'SCSI model libvirt or QEMU may not provide',
-      'libvirt src/qemu/qemu_validate.c')
+      'libvirt src/qemu/qemu_validate.c (SCSI controller models); ' +
+      FIELDS)
 def _scsi_model_support(facts, ctx):
     value = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
-    if value in SCSI_MODELS and value != 'virtio-scsi' and \
-            value not in REFUSED_SCSI_MODELS:
-        yield ('hw_scsi_model=%s: RHEL-family qemu-kvm has no LSI models '
-               'and vmpvscsi needs QEMU pvscsi; the guest needs a driver for '
-               'the emulated controller. Use virtio-scsi' % value)
+    if value in SCSI_MODELS and value not in (
+            'virtio-scsi', 'ibmvscsi') and value not in REFUSED_SCSI_MODELS:
+        yield ('%s: RHEL-family qemu-kvm has no LSI models and vmpvscsi '
+               'needs QEMU pvscsi; the guest needs a driver for the emulated '
+               'controller. Use virtio-scsi'
+               % described('hw_scsi_model', facts))
 
 
 def _driver_state(facts, bus):
     """(driver the boot disk needs on bus, its Readiness) or (None, None)."""
     driver = BUS_DRIVER.get(bus)
-    if driver is None:
-        return None, None
+    if driver is None or is_iso(facts) and bus == 'virtio':
+        return None, None  # a cdrom on virtio is GV030's
     scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
     if bus == 'scsi' and scsi and scsi != 'virtio-scsi':
         return '%s controller' % scsi, model.Readiness(
@@ -233,94 +427,105 @@ def _driver_state(facts, bus):
     return driver, facts.readiness.get(driver)
 
 
-@rule('GV010', ERROR, 'Windows boot bus driver missing',
-      'virtio-win; KNOWLEDGE.md rule 7')
+def _bus_words(facts, policy):
+    key, bus = boot_key(facts), disk_bus(facts, policy)
+    if facts.props.get(key):
+        return described(key, facts)
+    if key == 'hw_cdrom_bus':
+        return 'hw_cdrom_bus=%s (unset: the cdrom default)' % bus
+    return '%s=%s' % (key, bus)
+
+
+@rule('GV010', ERROR, 'Windows boot bus driver missing', BSOD)
 def _windows_missing(facts, ctx):
     if facts.os.family != 'windows':
         return
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     driver, verdict = _driver_state(facts, bus)
     if verdict is not None and verdict.state == NOT_READY:
-        yield ('Windows on hw_disk_bus=%s without a boot-start %s driver '
+        yield ('Windows on %s without a boot-start %s driver '
                'blue-screens with INACCESSIBLE_BOOT_DEVICE (%s)'
-               % (bus, driver, verdict.reason))
+               % (_bus_words(facts, ctx.policy), driver, verdict.reason))
 
 
-@rule('GV011', ERROR, 'Windows boot bus driver unproven',
-      'virtio-win; KNOWLEDGE.md rule 7')
+@rule('GV011', ERROR, 'Windows boot bus driver unproven', BSOD)
 def _windows_unproven(facts, ctx):
     if facts.os.family != 'windows':
         return
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     if bus not in PARAVIRTUAL_BUSES:
         return
     driver, verdict = _driver_state(facts, bus)
     if verdict is not None and verdict.state == UNKNOWN:
-        how = ('' if facts.props.get('hw_disk_bus')
+        how = ('' if facts.props.get(boot_key(facts))
                else ' (hw_disk_bus unset: Nova defaults to virtio)')
-        yield ('Windows on hw_disk_bus=%s%s needs a boot-start %s driver; %s'
-               % (bus, how, driver, verdict.reason))
+        yield ('Windows on %s=%s%s needs a boot-start %s driver; %s'
+               % (boot_key(facts), bus, how, driver, verdict.reason))
 
 
-@rule('GV012', ERROR, 'Linux guest lacks the boot bus driver',
-      'virt-v2v linux_kernels.ml; KNOWLEDGE.md rule 9')
+@rule('GV012', ERROR, 'Linux guest lacks the boot bus driver', LINUX_DRIVERS)
 def _linux_missing(facts, ctx):
     if facts.os.family != 'linux':
         return
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     driver, verdict = _driver_state(facts, bus)
     if verdict is not None and verdict.state == NOT_READY:
-        yield ('hw_disk_bus=%s needs %s at boot: %s; the guest drops to a '
-               'rescue shell' % (bus, driver, verdict.reason))
+        yield ('%s needs %s at boot: %s; the guest drops to a rescue shell'
+               % (_bus_words(facts, ctx.policy), driver, verdict.reason))
 
 
-@rule('GV013', WARNING, 'Linux guest boot bus driver unknown',
-      'KNOWLEDGE.md rule 9')
+@rule('GV013', WARNING, 'Linux guest boot bus driver unknown', LINUX_DRIVERS)
 def _linux_unknown(facts, ctx):
-    if facts.os.family != 'linux' or not facts.props.get('hw_disk_bus'):
+    if facts.os.family != 'linux' or not facts.props.get(boot_key(facts)):
         return
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     driver, verdict = _driver_state(facts, bus)
     if bus != 'ide' and verdict is not None and verdict.state == UNKNOWN:
-        yield ('hw_disk_bus=%s needs %s in the initramfs: %s. Set '
-               'os_distro/os_version or inspect the image'
-               % (bus, driver, verdict.reason))
+        yield ('%s needs %s in the initramfs: %s. Set os_distro/os_version '
+               'or inspect the image'
+               % (_bus_words(facts, ctx.policy), driver, verdict.reason))
 
 
 @rule('GV014', WARNING, 'Windows on virtio-net without netkvm proven',
-      'virtio-win; nova/virt/libvirt/vif.py')
+      NOVA + 'nova/virt/libvirt/vif.py LibvirtGenericVIFDriver.get_vif_model '
+      '(l.164: virtio when unset); virtio-win netkvm')
 def _windows_net(facts, ctx):
     if facts.os.family != 'windows':
         return
-    vif = facts.props.get('hw_vif_model') or 'virtio'
+    value = canonical('hw_vif_model', facts.props.get('hw_vif_model'))
     verdict = facts.readiness.get('virtio_net')
-    if vif == 'virtio' and verdict is not None and verdict.state != READY:
-        yield ('hw_vif_model=%s needs netkvm: the guest boots without '
-               'network (%s). Use e1000 or install netkvm'
-               % (vif, verdict.reason))
+    if (value or 'virtio') != 'virtio' or verdict is None or \
+            verdict.state == READY:
+        return
+    what = ('hw_vif_model=virtio' if value
+            else 'hw_vif_model unset: Nova defaults to virtio, which')
+    advice = ('Install netkvm (virtio-win), or set hw_vif_model=e1000'
+              if arch_or_assumed(facts) in X86 else
+              'Install netkvm (virtio-win)')
+    yield ('%s needs netkvm: the guest boots without network (%s). %s'
+           % (what, verdict.reason, advice))
 
 
-@rule('GV015', WARNING, 'Guest OS unknown', 'glance useful-image-properties')
+@rule('GV015', WARNING, 'Guest OS unknown', PROPS_DOC)
 def _os_unknown(facts, ctx):
     if facts.os.family == UNKNOWN:
         yield ('no os_type, os_distro or recognisable name: set os_type and '
                'os_distro so driver readiness can be judged')
 
 
-@rule('GV016', WARNING, 'os_type and os_distro disagree',
-      'glance useful-image-properties')
+@rule('GV016', WARNING, 'os_type and os_distro disagree', PROPS_DOC)
 def _os_conflict(facts, ctx):
     os_type = facts.props.get('os_type')
     distro_family = detect.family_of(facts.props.get('os_distro'))
     if os_type in ('linux', 'windows') and distro_family in (
             'linux', 'windows') and os_type != distro_family:
-        yield ('os_type=%s but os_distro=%s' % (
-            os_type, facts.props.get('os_distro')))
+        yield ('os_type=%s but %s' % (os_type, described('os_distro', facts)))
 
 
-@rule('GV020', WARNING, 'Misspelt property name', 'nova/objects/image_meta.py')
+@rule('GV020', WARNING, 'Misspelt property name',
+      NOVA + 'nova/objects/image_meta.py ImageMetaProps.fields')
 def _typo(facts, ctx):
-    for key in facts.props:
+    for key in facts.image.properties:
         if key in KNOWN_KEYS or key.startswith(('os_glance', 'img_')):
             continue
         close = misspelling_of(key)
@@ -330,7 +535,9 @@ def _typo(facts, ctx):
 
 
 @rule('GV021', WARNING, 'Windows image without os_type=windows',
-      'nova/virt/libvirt/driver.py')
+      NOVA + 'nova/virt/libvirt/driver.py _set_clock (l.6821: localtime '
+      'and hypervclock), _set_features (l.6875: Hyper-V enlightenments), '
+      'only for os_type=windows')
 def _windows_os_type(facts, ctx):
     if facts.os.family == 'windows' and facts.props.get(
             'os_type') != 'windows':
@@ -339,21 +546,27 @@ def _windows_os_type(facts, ctx):
                'enlightenments. Set os_type=windows' % facts.os.source)
 
 
-@rule('GV022', ERROR, 'Secure boot without UEFI and q35',
-      'nova/virt/libvirt/driver.py')
+@rule('GV022', ERROR, 'Secure boot without UEFI (and q35 on x86_64)',
+      NOVA + 'nova/virt/libvirt/driver.py _check_secure_boot_support '
+      '(l.7221), _configure_guest_by_virt_type (l.7343: aarch64 defaults '
+      'to uefi)')
 def _secure_boot(facts, ctx):
     if facts.props.get('os_secure_boot') != 'required':
         return
-    if facts.props.get('hw_firmware_type') != 'uefi':
+    if firmware(facts) != 'uefi':
         yield ('os_secure_boot=required needs hw_firmware_type=uefi: with '
                'BIOS firmware Nova silently boots without secure boot')
-    if not is_q35(facts, ctx.policy):
-        yield ('os_secure_boot=required needs a q35 machine type (now %s)'
-               % machine_type(facts, ctx.policy))
+    if arch_or_assumed(facts) == 'x86_64' and not is_q35(
+            facts, ctx.policy) and not assumed_pc(facts, ctx.policy):
+        yield ('os_secure_boot=required on x86_64 needs a q35 machine type '
+               '(now %s): the build fails with SecureBootNotSupported'
+               % _machine_words(facts, ctx.policy))
 
 
 @rule('GV023', WARNING, 'Snapshot bus differs from its base image',
-      'KNOWLEDGE.md rule 14')
+      NOVA + 'nova/compute/api.py API.snapshot (l.3447) and nova/utils.py '
+      'get_image_from_system_metadata (l.564): a snapshot carries the '
+      'properties recorded at boot')
 def _snapshot_drift(facts, ctx):
     if not facts.image.is_snapshot:
         return
@@ -369,20 +582,22 @@ def _snapshot_drift(facts, ctx):
 
 
 @rule('GV024', WARNING, 'Linux disks renamed from /dev/vd* to /dev/sd*',
-      'KNOWLEDGE.md rule 10')
+      DEV_NAMES)
 def _renamed_disks(facts, ctx):
     if facts.os.family != 'linux' or ctx.before is None:
         return
-    if disk_bus(ctx.before) != 'virtio' or disk_bus(facts) == 'virtio':
+    before = disk_bus(ctx.before, ctx.policy)
+    after = disk_bus(facts, ctx.policy)
+    if before != 'virtio' or after == 'virtio':
         return
     if not (facts.inspection or {}).get('linux'):
         yield ('moving from virtio to %s renames /dev/vd* to /dev/sd*: make '
                'sure fstab and the boot loader use UUID= or LABEL= (inspect '
-               'the image to check)' % disk_bus(facts))
+               'the image to check)' % after)
 
 
 @rule('GV025', INFO, 'Emulated bus on a guest ready for a paravirtual one',
-      'KNOWLEDGE.md')
+      BUS_FOR_DEVICE + ': virtio is the kvm default disk bus')
 def _slow_bus(facts, ctx):
     bus = facts.props.get('hw_disk_bus')
     if bus not in ('ide', 'sata'):
@@ -396,10 +611,10 @@ def _slow_bus(facts, ctx):
 
 
 @rule('GV026', ERROR, 'Linux fstab names disks the target bus does not have',
-      'KNOWLEDGE.md rule 10')
+      DEV_NAMES)
 def _names_break(facts, ctx):
     linux = (facts.inspection or {}).get('linux') or {}
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     if linux.get('uses_vd_names') and bus != 'virtio':
         yield ('/etc/fstab or the boot loader name /dev/vd* but on %s the '
                'disks are /dev/sd*' % bus)
@@ -409,22 +624,163 @@ def _names_break(facts, ctx):
 
 
 @rule('GV027', ERROR, 'Boot bus changed to one whose driver is unproven',
-      'KNOWLEDGE.md rules 7 and 9')
+      BSOD + '; ' + LINUX_DRIVERS)
 def _unproven_change(facts, ctx):
     if ctx.before is None:
         return
-    bus = disk_bus(facts)
+    bus = disk_bus(facts, ctx.policy)
     driver, verdict = _driver_state(facts, bus)
     if verdict is None or verdict.state != UNKNOWN:
         return
-    if _driver_state(ctx.before, disk_bus(ctx.before))[0] == driver:
+    before = disk_bus(ctx.before, ctx.policy)
+    if _driver_state(ctx.before, before)[0] == driver:
         return
     if facts.os.family == 'windows' and bus in PARAVIRTUAL_BUSES:
         return  # GV011 says it
     yield ('moving the boot disk from %s to %s needs %s at boot, which is '
            'not proven: %s. Inspect the image (--deep), or accept the risk '
-           'with --allow GV027' % (disk_bus(ctx.before), bus, driver,
-                                   verdict.reason))
+           'with --allow GV027' % (before, bus, driver, verdict.reason))
+
+
+@rule('GV030', ERROR, 'Bus that cannot carry the device',
+      BUS_FOR_DEVICE + ', get_rescue_bus (l.763); libvirt '
+      'src/qemu/qemu_hotplug.c: "cdrom device with virtio bus isn\'t '
+      'supported"; libvirt formatdomain: bus fdc is for floppies')
+def _wrong_device_bus(facts, ctx):
+    if facts.props.get('hw_disk_bus') == 'fdc':
+        yield ('hw_disk_bus=fdc is the floppy controller: a disk (and every '
+               'volume) on it fails. Use virtio, scsi or sata')
+    cdrom = facts.props.get('hw_cdrom_bus')
+    if cdrom in ('virtio', 'fdc'):
+        why = ('virtio-blk has no removable media: libvirt refuses "cdrom '
+               'device with virtio bus isn\'t supported"' if cdrom == 'virtio'
+               else 'fdc carries floppies only')
+        yield ('hw_cdrom_bus=%s: %s; the config drive (a cdrom) and any '
+               'cdrom fail. Use sata or scsi' % (cdrom, why))
+    rescue = facts.props.get('hw_rescue_bus')
+    device = facts.props.get('hw_rescue_device') or 'disk'
+    if rescue == 'fdc' and device != 'floppy' or \
+            rescue == 'virtio' and device == 'cdrom':
+        yield ('hw_rescue_bus=%s cannot carry the rescue %s '
+               '(hw_rescue_device=%s): the rescue fails. Use sata or scsi'
+               % (rescue, device, device))
+
+
+@rule('GV031', WARNING, 'Depends on a machine type the site policy does not '
+      'state', MACHINE + '; ' + NOVA + 'nova/conf/libvirt.py '
+      '[libvirt]hw_machine_type (l.764)')
+def _machine_assumed(facts, ctx):
+    if not assumed_pc(facts, ctx.policy):
+        return
+    needs = [(described(k, facts), 'pc (i440fx): q35 has no IDE')
+             for k in _ide_devices(facts)]
+    if facts.props.get('hw_viommu_model'):
+        needs.append(('hw_viommu_model=%s' % facts.props['hw_viommu_model'],
+                      'q35'))
+    if str(facts.props.get('hw_mem_encryption', '')).lower() in TRUE:
+        needs.append(('hw_mem_encryption (SEV)', 'q35'))
+    if facts.props.get('os_secure_boot') == 'required' and \
+            arch_or_assumed(facts) == 'x86_64':
+        needs.append(('os_secure_boot=required', 'q35'))
+    arch = '' if architecture(facts) else (
+        ' (and no hw_architecture: an x86_64 compute is assumed)')
+    for what, machine in needs:
+        yield ('%s needs machine type %s, but neither the image '
+               '(hw_machine_type) nor the site policy ([policy] '
+               'hw_machine_type) says what the computes use: Nova defaults '
+               'to pc unless nova.conf [libvirt]hw_machine_type says '
+               'otherwise%s. Set hw_machine_type on the image, or state the '
+               "computes' setting in the site policy" % (what, machine, arch))
+
+
+@rule('GV032', WARNING, 'Unknown machine type',
+      NOVA + 'nova/virt/libvirt/host.py Host._check_machine_type (l.1300: '
+      'InvalidMachineType)')
+def _unknown_machine(facts, ctx):
+    value = facts.props.get('hw_machine_type')
+    if value and machine_family(value) is None:
+        yield ('hw_machine_type=%s matches no machine type QEMU offers (%s): '
+               'Nova fails the build with InvalidMachineType on a host that '
+               'does not offer it' % (value, MACHINE_EXAMPLES))
+
+
+@rule('GV033', ERROR, 'vIOMMU needs q35 (x86) or virt (aarch64)',
+      NOVA + 'nova/virt/libvirt/driver.py _get_iommu_model (l.8238)')
+def _viommu(facts, ctx):
+    value = facts.props.get('hw_viommu_model')
+    if not value:
+        return
+    arch = arch_or_assumed(facts)
+    mtype = machine_type(facts, ctx.policy) or ''
+    if arch in X86:
+        if 'q35' not in mtype and not assumed_pc(facts, ctx.policy):
+            yield ('hw_viommu_model=%s needs a q35 machine type (now %s): '
+                   'the build fails with InvalidVIOMMUMachineType'
+                   % (value, _machine_words(facts, ctx.policy)))
+    elif arch == 'aarch64':
+        if 'virt' not in mtype:
+            yield ('hw_viommu_model=%s needs the virt machine type (now %s): '
+                   'the build fails with InvalidVIOMMUMachineType'
+                   % (value, _machine_words(facts, ctx.policy)))
+    else:
+        yield ('hw_viommu_model=%s: Nova offers a vIOMMU only on x86 and '
+               'aarch64; on %s the build fails with '
+               'InvalidVIOMMUArchitecture' % (value, arch))
+
+
+@rule('GV034', ERROR, 'SEV memory encryption requirements not met',
+      NOVA + 'nova/virt/hardware.py MemEncryptionConfig.check_constraints '
+      '(l.157), _check_firmware_type (l.83), _check_machine_type (l.97); '
+      'Nova docs admin/sev.rst (Limitations: boot disk)')
+def _sev(facts, ctx):
+    if str(facts.props.get('hw_mem_encryption', '')).lower() not in TRUE:
+        return
+    if facts.props.get('hw_firmware_type') != 'uefi':
+        yield ('hw_mem_encryption needs hw_firmware_type=uefi: the build '
+               'fails with FlavorImageConflict')
+    if not is_q35(facts, ctx.policy) and not assumed_pc(facts, ctx.policy):
+        yield ('hw_mem_encryption needs a q35 machine type (now %s): the '
+               'build fails with InvalidMachineType'
+               % _machine_words(facts, ctx.policy))
+    bus = disk_bus(facts, ctx.policy)
+    scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
+    if not (bus in ('virtio', 'sata') or
+            bus == 'scsi' and scsi == 'virtio-scsi'):
+        yield ('hw_mem_encryption: the boot disk must be on virtio, '
+               'scsi with hw_scsi_model=virtio-scsi, or sata (now %s)'
+               % _bus_words(facts, ctx.policy))
+
+
+@rule('GV035', ERROR, 'UEFI boot from an LSI SCSI controller',
+      'edk2 OvmfPkg/OvmfPkgX64.dsc: LSI_SCSI_ENABLE is FALSE by default (no '
+      'LSI 53C895A driver in OVMF); ' + NOVA + 'nova/virt/libvirt/driver.py '
+      '_get_scsi_controller (l.6318); libvirt qemu_domain.c '
+      'qemuDomainDefaultSCSIControllerModel')
+def _uefi_lsi(facts, ctx):
+    if firmware(facts) != 'uefi' or disk_bus(facts, ctx.policy) != 'scsi':
+        return
+    scsi = canonical('hw_scsi_model', facts.props.get('hw_scsi_model'))
+    if scsi in (None, 'lsilogic'):
+        what = (described('hw_scsi_model', facts) if scsi else
+                'no hw_scsi_model (libvirt then adds an LSI controller '
+                'where QEMU has one)')
+        yield ('UEFI boot from the scsi bus with %s: OVMF as distributions '
+               'build it has no LSI driver, so the firmware finds no boot '
+               'disk. Set hw_scsi_model=virtio-scsi' % what)
+
+
+@rule('GV036', INFO, 'q35 and virtio-blk: volume hot-plug needs free PCIe '
+      'ports', NOVA + 'nova/conf/libvirt.py [libvirt]num_pcie_ports (l.843: '
+      '"By default we have just 1-2 free ports"); driver.py '
+      '_guest_add_pcie_root_ports (l.7676)')
+def _pcie_ports(facts, ctx):
+    volumes = facts.props.get('hw_disk_bus') or 'virtio'
+    if volumes != 'virtio' or not is_q35(facts, ctx.policy):
+        return
+    yield ('on %s every virtio-blk volume takes a PCIe root port and '
+           'libvirt leaves 1-2 free: hot-plugging more volumes (or NICs) '
+           'fails unless nova.conf [libvirt]num_pcie_ports is raised'
+           % _machine_words(facts, ctx.policy))
 
 
 def _distance(a, b):

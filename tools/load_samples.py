@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import struct
 import sys
 
 import openstack
@@ -11,6 +12,24 @@ SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'sample-images.json')
 DATA = b'\0' * 65536
 PATCH_TYPE = 'application/openstack-images-v2.1-json-patch'
+SECTOR = 2048
+
+
+def iso_data(sectors=32):
+    """An empty ISO 9660 volume: Glance checks an iso upload's format.
+
+    System area, a primary volume descriptor (ECMA-119 8.4: type 1,
+    "CD001", volume space size at byte 80, block size at byte 128, both
+    byte orders) and the set terminator (type 255).
+    """
+    pvd = bytearray(SECTOR)
+    pvd[0:7] = b'\x01CD001\x01'
+    pvd[80:88] = struct.pack('<L', sectors) + struct.pack('>L', sectors)
+    pvd[128:132] = struct.pack('<H', SECTOR) + struct.pack('>H', SECTOR)
+    terminator = bytearray(SECTOR)
+    terminator[0:7] = b'\xffCD001\x01'
+    data = bytes(16 * SECTOR) + bytes(pvd) + bytes(terminator)
+    return data + bytes(sectors * SECTOR - len(data))
 
 
 def samples():
@@ -49,7 +68,10 @@ def load(conn, tag, visibility='private'):
         for key, value in props.items():
             if value.startswith('@'):
                 props[key] = loaded[value[1:]][0]
-        image = create(conn, sample['name'], [tag], props, visibility)
+        disk_format = sample.get('disk_format', 'raw')
+        data = iso_data() if disk_format == 'iso' else DATA
+        image = create(conn, sample['name'], [tag], props, visibility,
+                       data=data, disk_format=disk_format)
         loaded[sample['name']] = (image['id'], sorted(sample['expect']))
     return loaded
 

@@ -26,6 +26,7 @@ LONG_COLUMNS = (
     ('Snapshot', 'snapshot', None), ('OS Family', 'os_family', None),
     ('OS Confidence', 'os_confidence', None),
     ('Readiness Reasons', 'readiness_reasons', common.DictColumn),
+    ('Recommended Why', 'recommended_why', None),
     ('Severity', 'severity', None), ('Inspected', 'inspected', None),
     ('Details', 'findings', common.MessagesColumn),
 )

@@ -130,7 +130,8 @@ def test_audit_rows_and_recommendation():
                         image('b', 'mystery')], POLICY)
     assert rows[0]['recommended_bus'] == 'scsi'
     assert rows[0]['readiness']['virtio_scsi'] == 'ready'
-    assert {f['rule'] for f in rows[0]['findings']} == {'GV004', 'GV025'}
+    assert {f['rule'] for f in rows[0]['findings']} == {
+        'GV004', 'GV025', 'GV031'}
     assert rows[1]['recommended_bus'] == 'unknown'
     assert audit.failing(rows, 'warning') == rows
     assert audit.failing(rows, 'error') == []

@@ -23,6 +23,8 @@ BAD = [
     ('GV001', dict(GOOD, hw_vif_model='virtio-net'), '', None, {}),
     ('GV001', dict(GOOD, os_type='solaris'), '', None, {}),
     ('GV001', dict(GOOD, os_secure_boot='yes'), '', None, {}),
+    ('GV001', dict(GOOD, hw_viommu_model='amd'), '', None, {}),
+    ('GV001', dict(GOOD, hw_rescue_device='usb'), '', None, {}),
     ('GV002', dict(UBUNTU, hw_disk_bus='xen'), '', None, {}),
     ('GV002', dict(GOOD, hw_vif_model='netfront'), '', None, {}),
     ('GV002', dict(GOOD, hw_scsi_model='BusLogic'), '', None, {}),
@@ -31,6 +33,7 @@ BAD = [
     ('GV003', dict(GOOD, hw_cdrom_bus='ide', hw_machine_type='pc-q35-8.2'),
      '', None, {}),
     ('GV004', dict(UBUNTU, hw_disk_bus='ide'), '', None, {}),
+    ('GV004', dict(UBUNTU, hw_disk_bus='sata'), '', None, {}),
     ('GV005', dict(UBUNTU, hw_disk_bus='scsi'), '', None, {}),
     ('GV006', dict(UBUNTU, hw_disk_bus='virtio', hw_scsi_model='virtio-scsi'),
      '', None, {}),
@@ -72,6 +75,18 @@ BAD = [
      {'before': {'os_type': 'windows', 'hw_disk_bus': 'ide'}}),
     ('GV027', dict(UBUNTU, hw_disk_bus='scsi', hw_scsi_model='lsilogic'), '',
      None, {'before': dict(UBUNTU, hw_disk_bus='virtio')}),
+    ('GV030', dict(UBUNTU, hw_disk_bus='fdc'), '', None, {}),
+    ('GV030', dict(GOOD, hw_cdrom_bus='virtio'), '', None, {}),
+    ('GV031', dict(UBUNTU, hw_disk_bus='ide'), '', None, {}),
+    ('GV032', dict(GOOD, hw_machine_type='q53'), '', None, {}),
+    ('GV033', dict(GOOD, hw_viommu_model='virtio', hw_machine_type='pc'), '',
+     None, {}),
+    ('GV034', dict(GOOD, hw_mem_encryption='true', hw_machine_type='q35'),
+     '', None, {}),
+    ('GV035', dict(UBUNTU, hw_disk_bus='scsi', hw_scsi_model='lsilogic',
+                   hw_firmware_type='uefi'), '', None, {}),
+    ('GV036', dict(UBUNTU, hw_disk_bus='virtio', hw_machine_type='q35'), '',
+     None, {}),
 ]
 
 
@@ -115,8 +130,10 @@ def test_every_rule_has_a_bad_case():
     (dict(WIN_READY, hw_disk_bus='scsi', hw_scsi_model='virtio-scsi'), ''),
     (dict(WIN_READY, hw_disk_bus='virtio'), ''),
     ({'os_type': 'linux', 'os_distro': 'rhel', 'os_version': '9.4',
-      'hw_disk_bus': 'sata', 'hw_machine_type': 'q35', 'hw_firmware_type':
-      'uefi', 'os_secure_boot': 'required'}, ''),
+      'hw_disk_bus': 'scsi', 'hw_scsi_model': 'virtio-scsi',
+      'hw_machine_type': 'q35', 'hw_firmware_type': 'uefi',
+      'os_secure_boot': 'required'}, ''),
+    (dict(GOOD, hw_architecture='aarch64', os_secure_boot='required'), ''),
 ])
 def test_clean_images_have_no_warning_or_error(props, name):
     found = findings(props, name)
@@ -169,7 +186,7 @@ def test_non_virtio_scsi_model_is_not_judged_by_virtio_scsi():
 def test_q35_default_machine_type_from_policy():
     props = dict(UBUNTU, hw_disk_bus='ide')
     assert 'GV003' not in ids(findings(props))
-    policy = model.Policy(default_machine_type='q35')
+    policy = model.Policy(machine_types={'x86_64': 'q35'})
     assert 'GV003' in ids(findings(props, policy=policy))
 
 
