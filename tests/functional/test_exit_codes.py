@@ -214,7 +214,7 @@ def test_failed_exit_4_on_a_403(admin, images):
         before['hw_disk_bus']
 
 
-def test_commands_without_cloud_do_not_log_in(tmp_path):
+def test_commands_without_cloud_do_not_log_in(cloud, tmp_path):
     disk = str(tmp_path / 'empty.qcow2')
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', disk, '64M'],
                    check=True)
