@@ -217,8 +217,9 @@ def connection(app):
 def add_selection(parser, snapshots_default):
     """Image selection options shared by audit, set and inspect."""
     parser.add_argument('images', metavar='<image>', nargs='*',
-                        help='Image ids or names; each must match exactly '
-                             'one image, else nothing is done (exit 1)')
+                        help='Image ids or names, each matching exactly one '
+                             'image, else nothing is done (exit 1); '
+                             'default: the images the filters select')
     parser.add_argument('--all', action='store_true',
                         help='Select every visible image (needed to change '
                              'every image: no image or filter given)')

@@ -48,7 +48,9 @@ class InspectImages(common.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('images', metavar='<image>', nargs='*',
-                            help='Glance image ids or names')
+                            help='Glance image ids or names, each matching '
+                                 'exactly one image, else nothing is read '
+                                 '(exit 1)')
         parser.add_argument('--file', metavar='<path>', action='append',
                             default=[], dest='files',
                             help='Inspect a local disk image file instead '
