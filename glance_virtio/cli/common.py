@@ -221,8 +221,9 @@ def add_selection(parser, snapshots_default):
                              'image, else nothing is done (exit 1); '
                              'default: the images the filters select')
     parser.add_argument('--all', action='store_true',
-                        help='Select every visible image (needed to change '
-                             'every image: no image or filter given)')
+                        help='Select every visible image (required to change '
+                             'images when none is named and no filter is '
+                             'given)')
     parser.add_argument('--owner', metavar='<project-id>',
                         help='Only images owned by this project')
     parser.add_argument('--visibility', metavar='<visibility>', type=lower,
