@@ -3,13 +3,16 @@
 import fnmatch
 import json
 import logging
+import re
 
 from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 
 from glance_virtio import model
 
 LOG = logging.getLogger(__name__)
 
+UUID = re.compile(r'^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$', re.I)
 PATCH_TYPE = 'application/openstack-images-v2.1-json-patch'
 PAGE_SIZE = 1000
 CORE_KEYS = frozenset((
@@ -39,6 +42,71 @@ class GlanceError(Exception):
         return self.status is None or self.status >= 500
 
 
+class CloudError(GlanceError):
+    """Login, connection or service catalog failed: never one image's fault."""
+
+
+class SelectionError(Exception):
+    """Image names or ids that match no image, or several."""
+
+
+def one_line(text):
+    return ' '.join(str(text).split())
+
+
+def _connect_reason(exc):
+    text = one_line(exc)
+    url = re.search(r'(https?://[^\s:\'"]+(?::\d+)?[^\s:\'"]*)', text)
+    why = re.search(r'\[Errno -?\d+\] ([^\'")]+)', text)
+    return (url.group(1) if url else 'the cloud',
+            why.group(1).strip() if why else 'connection failed')
+
+
+def cloud_error(exc):
+    """A CloudError saying, in one line, why a keystoneauth call failed."""
+    if isinstance(exc, ks_exc.Unauthorized):
+        return CloudError('authentication failed: the cloud refused the '
+                          'credentials (HTTP 401); check the user name, '
+                          'password and project', 401)
+    if isinstance(exc, ks_exc.SSLError):
+        return CloudError('TLS verification failed for %s: %s'
+                          % _connect_reason(exc))
+    if isinstance(exc, ks_exc.ConnectTimeout):
+        return CloudError('cannot reach the cloud at %s: timed out'
+                          % _connect_reason(exc)[0])
+    if isinstance(exc, (ks_exc.ConnectFailure,
+                        ks_exc.UnknownConnectionError)):
+        return CloudError('cannot reach the cloud at %s: %s'
+                          % _connect_reason(exc))
+    if isinstance(exc, ks_exc.EndpointNotFound):
+        return CloudError('no image endpoint in the service catalog: %s'
+                          % one_line(exc))
+    if isinstance(exc, ks_exc.DiscoveryFailure):
+        return CloudError('cannot find the identity API: %s' % one_line(exc))
+    if isinstance(exc, ks_exc.AuthPluginException):
+        return CloudError('cloud configuration: %s' % one_line(exc))
+    if isinstance(exc, ks_exc.HttpError):
+        return CloudError('login failed: %s' % one_line(exc),
+                          exc.http_status)
+    return CloudError('request to the cloud failed: %s' % one_line(exc))
+
+
+def login(conn):
+    """Get a token and the image endpoint; CloudError when either fails."""
+    try:
+        conn.session.get_token()
+        endpoint = conn.image.get_endpoint()
+    except ks_exc.ClientException as e:
+        raise cloud_error(e) from e
+    except sdk_exc.ServiceDisabledException:
+        endpoint = None
+    if not endpoint:
+        raise CloudError('no image endpoint in the service catalog '
+                         '(region %s, interface %s)' % (
+                             conn.config.region_name or 'any',
+                             conn.config.get_interface() or 'public'))
+
+
 def to_image(body):
     """A model.Image from a Glance v2 image JSON body."""
     props = {k: v for k, v in body.items() if k not in CORE_KEYS}
@@ -55,17 +123,13 @@ def to_image(body):
 def _request(conn, url, method='GET', **kwargs):
     try:
         resp = conn.image.request(url, method, raise_exc=False, **kwargs)
-    except ks_exc.ConnectFailure as e:
-        raise GlanceError('cannot reach the cloud: %s' % e) from e
-    except ks_exc.ConnectTimeout as e:
-        raise GlanceError('Glance timed out: %s' % e) from e
-    except ks_exc.EndpointNotFound as e:
-        raise GlanceError('no image endpoint in the service catalog: %s'
-                          % e) from e
-    except ks_exc.Unauthorized as e:
-        raise GlanceError('authentication failed: %s' % e, 401) from e
     except ks_exc.ClientException as e:
-        raise GlanceError('Glance request failed: %s' % e) from e
+        # Raised only by the login and the connection, never for one image.
+        raise cloud_error(e) from e
+    if resp.status_code == 401:
+        # keystoneauth has already logged in again once and retried.
+        raise CloudError('%s %s: HTTP 401 %s' % (method, url,
+                                                 CLIENT_ERRORS[401]), 401)
     if resp.status_code >= 400:
         raise GlanceError('%s %s: HTTP %s %s' % (
             method, url, resp.status_code,
@@ -102,12 +166,19 @@ def get_image(conn, image_id):
 
 
 def find_images(conn, refs):
-    """Resolve ids or names; a ref that fails becomes an Image with error."""
-    found = []
+    """Resolve ids or names, in order.
+
+    An id Glance refuses to show (403, 5xx) becomes an Image with error; a
+    ref that matches no image, or several, raises SelectionError naming
+    every such ref; a login or connection failure raises CloudError.
+    """
+    found, problems = [], []
     for ref in refs:
         try:
             found.append(get_image(conn, ref))
             continue
+        except CloudError:
+            raise
         except GlanceError as e:
             if e.status not in (400, 404):
                 found.append(model.Image(id=ref, error=str(e)))
@@ -116,13 +187,14 @@ def find_images(conn, refs):
         if len(matches) == 1:
             found.append(matches[0])
         elif not matches:
-            found.append(model.Image(
-                id=ref, error='no image with id or name %s is visible to this '
-                'project (HTTP 404)' % ref))
+            kind = 'with id or name' if UUID.match(ref) else 'named'
+            problems.append('no image %s %s is visible to this project'
+                            % (kind, ref))
         else:
-            found.append(model.Image(
-                id=ref, error='%d images are named %s: give an id'
-                % (len(matches), ref)))
+            problems.append('%d images are named %s: give an id'
+                            % (len(matches), ref))
+    if problems:
+        raise SelectionError('; '.join(problems))
     return found
 
 

@@ -1,5 +1,6 @@
 """The standalone `glance-virtio` command."""
 
+import argparse
 import logging
 import os
 import sys
@@ -46,8 +47,7 @@ class GlanceVirtioApp(app.App):
     def build_option_parser(self, description, version, argparse_kwargs=None):
         parser = super().build_option_parser(description, version,
                                              argparse_kwargs)
-        os_config.OpenStackConfig().register_argparse_arguments(
-            parser, sys.argv[1:])
+        register_cloud_options(parser, sys.argv[1:])
         parser.add_argument(
             '--config-file', '--virtio-config-file', metavar='<path>',
             dest='virtio_config_file',
@@ -58,6 +58,54 @@ class GlanceVirtioApp(app.App):
 
     def initialize_app(self, argv):
         self.client_manager = ClientManager(self.options)
+
+    def interact(self):
+        # No command given: a short help, not cliff's interactive shell.
+        lines = ['usage: glance-virtio [global options] <command> [options]',
+                 '', 'Commands:']
+        for name, entry in sorted(self.command_manager):
+            doc = (entry.load().__doc__ or '').strip().splitlines()
+            lines.append('  %-9s %s' % (name, doc[0] if doc else ''))
+        lines += ['', 'glance-virtio --help lists the global options; '
+                  'glance-virtio help <command> shows a command.']
+        sys.stderr.write('\n'.join(lines) + '\n')
+
+    def run(self, argv):
+        result = super().run(argv)
+        return 2 if self.interactive_mode else result
+
+
+def register_cloud_options(parser, argv):
+    """The --os-* options; a broken cloud config fails only when used.
+
+    openstacksdk peeks at the named cloud to choose the auth options; when
+    that cloud is missing or clouds.yaml is unreadable, register the options
+    without it, so that `rules` still works and the commands that need the
+    cloud report the configuration error when they connect.
+    """
+    try:
+        os_config.OpenStackConfig().register_argparse_arguments(
+            argparse.ArgumentParser(add_help=False), list(argv))
+    except os_exceptions.ConfigException as e:
+        LOG.debug('cloud configuration not usable yet: %s', e)
+        blind = os_config.OpenStackConfig(load_yaml_config=False,
+                                          load_envvars=False)
+        blind.register_argparse_arguments(parser, _without_cloud(argv))
+        parser.set_defaults(os_cloud=os.environ.get('OS_CLOUD'))
+        return
+    os_config.OpenStackConfig().register_argparse_arguments(parser, argv)
+
+
+def _without_cloud(argv):
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ('--os-cloud', '--os_cloud'):
+            skip = True
+        elif not arg.startswith(('--os-cloud=', '--os_cloud=')):
+            kept.append(arg)
+    return kept
 
 
 def main(argv=None):

@@ -2,12 +2,10 @@
 
 import logging
 
-from cliff import lister
 from osc_lib import exceptions
 
 from glance_virtio import audit
 from glance_virtio.cli import common
-from glance_virtio import model
 
 LOG = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ def table(rows, long):
     return tuple(name for name, _, _ in spec), data
 
 
-class AuditImages(lister.Lister):
+class AuditImages(common.Lister):
     """Audit images for virtio disk bus readiness and known-bad properties"""
 
     def get_parser(self, prog_name):
@@ -48,11 +46,8 @@ class AuditImages(lister.Lister):
         parser.add_argument('--long', action='store_true',
                             help='List additional fields in output')
         common.add_deep(parser)
-        parser.add_argument('--fail-on', metavar='<severity>',
-                            choices=model.SEVERITIES,
-                            help='Exit with code %d when a finding of this '
-                                 'severity or worse exists (error, warning, '
-                                 'info)' % common.EXIT_FINDINGS)
+        common.severity_choice(parser, 'none: findings never change the '
+                                       'exit code')
         parser.add_argument('--only-findings', action='store_true',
                             help='List only images with findings')
         return parser

@@ -1,15 +1,22 @@
 """Pieces the commands share: selection options, config, columns."""
 
+import argparse
 import fnmatch
 import logging
 import os
 
+from cliff import _argparse
 from cliff import columns
+from cliff import lister
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_config import cfg
 
 from glance_virtio import conf
 from glance_virtio import glance
+from glance_virtio import model
+from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
@@ -18,6 +25,140 @@ CONFIG_ENV = 'GLANCE_VIRTIO_CONFIG_FILE'
 EXIT_FINDINGS = 3
 EXIT_FAILED = 4
 EXIT_BLOCKED = 5
+VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
+
+
+def _codes(ok, *more, failed=''):
+    return '\n'.join(
+        ['  0  ' + ok,
+         '  1  runtime error: login or connection failed, a name matching '
+         'no image\n     or several, an unreadable policy file' + failed,
+         '  2  usage error'] + ['  ' + line for line in more])
+
+
+EPILOGS = {
+    'audit': ('{cmd} --tag golden\n'
+              '{cmd} --all --fail-on error -f value -c ID\n'
+              '{cmd} ubuntu-22.04 --deep --long',
+              _codes('no finding at or above --fail-on (always, without it)',
+                     '3  a finding at or above --fail-on exists')),
+    'set': ('{cmd} --tag golden --bus scsi --dry-run\n'
+            '{cmd} ubuntu-22.04 --bus virtio --yes\n'
+            '{cmd} --all --bus scsi --allow GV011 --journal set.jsonl',
+            _codes('every selected image has the target properties',
+                   '4  an image failed, was in conflict or is uncertain',
+                   '5  nothing failed, but an image was blocked or skipped',
+                   failed=',\n     a cancelled or interrupted run')),
+    'rollback': ('{cmd} set.jsonl --dry-run\n'
+                 '{cmd} set.jsonl --yes',
+                 _codes('every image is back to its journalled state',
+                        '4  an image failed, was in conflict or is uncertain',
+                        failed=', an unreadable journal,\n     a cancelled or '
+                        'interrupted run')),
+    'inspect': ('{cmd} --file disk.qcow2\n'
+                '{cmd} ubuntu-22.04 --long\n'
+                '{cmd} 0b6e8c5f-5c2e-4d38-9d8a-8f0c0b2a8e11 --max-read 64',
+                _codes('every image was inspected',
+                       '4  an image could not be inspected')),
+    'rules': ('{cmd}\n'
+              '{cmd} -f json -c ID -c Severity',
+              _codes('success')),
+}
+
+
+class EpilogFormatter(_argparse.SmartHelpFormatter):
+    """Keeps the lines of an epilog that has several."""
+
+    def _fill_text(self, text, width, indent):
+        if '\n' not in text:
+            return super()._fill_text(text, width, indent)
+        return ''.join(indent + line + '\n' for line in text.splitlines())
+
+
+class Lister(lister.Lister):
+    """A glance-virtio command; it logs in only when it needs the cloud."""
+
+    # OpenStackClient would log in before parsing; connection() does.
+    auth_required = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.formatter_class = EpilogFormatter
+        return parser
+
+    def get_epilog(self):
+        examples, codes = EPILOGS[short_name(self)]
+        text = 'examples:\n%s\n\nexit codes:\n%s' % (
+            '\n'.join('  ' + line for line in examples.format(
+                cmd=invoked(self)).splitlines()), codes)
+        return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
+
+
+def short_name(cmd):
+    """'set' for `glance-virtio set` and `openstack image virtio-set`."""
+    name = (getattr(cmd, 'cmd_name', None) or '').split(' ')[-1]
+    return name[len('virtio-'):] if name.startswith('virtio-') else name
+
+
+def invoked(cmd, name=None):
+    """How to run command name (default: cmd itself) in the app running cmd.
+
+    `glance-virtio set` in the standalone app, `openstack image virtio-set`
+    in OpenStackClient.
+    """
+    name = name or short_name(cmd)
+    if (getattr(cmd, 'cmd_name', None) or '').startswith('image virtio-'):
+        return 'openstack image virtio-%s' % name
+    return 'glance-virtio %s' % name
+
+
+def usage_error(cmd, message):
+    """Exit 2 with the command's usage and message, as argparse does."""
+    cmd.get_parser('%s %s' % (cmd.app.NAME, cmd.cmd_name)).error(message)
+
+
+def lower(text):
+    return text.lower()
+
+
+def key_value(text):
+    key, sep, value = text.partition('=')
+    if not sep or not key:
+        raise argparse.ArgumentTypeError('use KEY=VALUE, got %r' % text)
+    return key, value
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be a whole number of 1 or '
+                                         'more, got %r' % text)
+    return value
+
+
+def rule_id(cmd):
+    """An argparse type: a known rule id, in any case."""
+    known = rules.by_id()
+
+    def check(text):
+        if text.upper() not in known:
+            raise argparse.ArgumentTypeError(
+                'unknown rule %s (%s lists them)' % (text, invoked(cmd,
+                                                                   'rules')))
+        return text.upper()
+    return check
+
+
+def severity_choice(parser, default_text):
+    parser.add_argument(
+        '--fail-on', metavar='<severity>', type=lower,
+        choices=model.SEVERITIES,
+        help='Exit with code %d when a finding of this severity or worse '
+             'exists; one of %s, any case (default: %s)'
+             % (EXIT_FINDINGS, ', '.join(model.SEVERITIES), default_text))
 
 
 def load_conf(app):
@@ -36,34 +177,67 @@ def load_policy(app, allowed=()):
         raise exceptions.CommandError('site policy file: %s' % e)
 
 
+class _NeedsCloud:
+    """Tells OpenStackClient's prepare_to_run_command to log in now."""
+
+    auth_required = True
+
+
 def connection(app):
+    """The SDK connection, logged in with an image endpoint.
+
+    Any failure is one line naming the cause (exit 1), before any image is
+    read: a 401 or an unreachable cloud never becomes a per-image result.
+    """
+    # A failed login is the one line below: not keystoneauth's warnings too.
+    quiet = logging.getLogger('keystoneauth')
+    level = quiet.level
+    if getattr(app.options, 'verbose_level', 1) <= 1 and not getattr(
+            app.options, 'debug', False):
+        quiet.setLevel(logging.ERROR)
     try:
-        return app.client_manager.sdk_connection
-    except Exception as e:
+        # OpenStackClient logs in here; the standalone app does nothing.
+        app.prepare_to_run_command(_NeedsCloud())
+        conn = app.client_manager.sdk_connection
+        glance.login(conn)
+    except glance.CloudError as e:
+        raise exceptions.CommandError(str(e))
+    except (sdk_exc.ConfigException, exceptions.AuthorizationFailure,
+            ks_exc.AuthPluginException) as e:
         raise exceptions.CommandError(
-            'cannot connect to the cloud: %s (check --os-cloud, clouds.yaml '
-            'or the OS_* variables)' % e)
+            'cloud configuration: %s (check --os-cloud, clouds.yaml or the '
+            'OS_* variables)' % glance.one_line(e))
+    except ks_exc.ClientException as e:
+        raise exceptions.CommandError(str(glance.cloud_error(e)))
+    finally:
+        quiet.setLevel(level)
+    return conn
 
 
 def add_selection(parser, snapshots_default):
     """Image selection options shared by audit, set and inspect."""
     parser.add_argument('images', metavar='<image>', nargs='*',
-                        help='Image ids or names (default: all visible)')
+                        help='Image ids or names, each matching exactly one '
+                             'image, else nothing is done (exit 1); '
+                             'default: the images the filters select')
     parser.add_argument('--all', action='store_true',
-                        help='Select every visible image (virtio-set needs it '
-                             'when no image or filter is given)')
+                        help='Select every visible image (required to change '
+                             'images when none is named and no filter is '
+                             'given)')
     parser.add_argument('--owner', metavar='<project-id>',
                         help='Only images owned by this project')
-    parser.add_argument('--visibility', metavar='<visibility>',
-                        choices=['public', 'private', 'shared', 'community',
-                                 'all'],
-                        help='Only images of this visibility')
+    parser.add_argument('--visibility', metavar='<visibility>', type=lower,
+                        choices=VISIBILITIES,
+                        help='Only images of this visibility: %s (default: '
+                             'what Glance lists by default)'
+                             % ', '.join(VISIBILITIES))
     parser.add_argument('--tag', metavar='<tag>', action='append',
                         default=[], help='Only images with this tag '
                         '(repeat for several; all must match)')
     parser.add_argument('--property', metavar='<key=value>', action='append',
-                        default=[], help='Only images whose property KEY has '
-                        'exactly VALUE (repeatable)')
+                        type=key_value, default=[],
+                        help='Only images whose property KEY has exactly '
+                             'VALUE (repeatable)')
     parser.add_argument('--os-type', metavar='<os-type>',
                         help='Only images with this os_type property')
     parser.add_argument('--name', metavar='<pattern>', dest='name_pattern',
@@ -100,13 +274,7 @@ def inspections(app, conn, images, parsed_args, config=None):
 
 def filters(parsed_args):
     """Server-side list filters from the selection options."""
-    query = {}
-    for item in parsed_args.property:
-        key, sep, value = item.partition('=')
-        if not sep or not key:
-            raise exceptions.CommandError(
-                '--property %s: use KEY=VALUE' % item)
-        query[key] = value
+    query = dict(parsed_args.property)
     if parsed_args.owner:
         query['owner'] = parsed_args.owner
     if parsed_args.visibility:
@@ -118,17 +286,32 @@ def filters(parsed_args):
     return query
 
 
-def select(conn, parsed_args):
-    """The selected images; an unreadable id becomes an error row."""
+def find(conn, refs):
+    """glance.find_images, its failures as one-line command errors."""
     try:
-        if parsed_args.images:
-            images = glance.find_images(conn, parsed_args.images)
-            images = [i for i in images if i.error or _matches(i, parsed_args)]
-        else:
-            images = list(glance.list_images(conn, filters(parsed_args),
-                                             parsed_args.name_pattern))
+        return glance.find_images(conn, refs)
+    except (glance.CloudError, glance.SelectionError) as e:
+        raise exceptions.CommandError(str(e))
     except glance.GlanceError as e:
         raise exceptions.CommandError('cannot list images: %s' % e)
+
+
+def select(conn, parsed_args):
+    """The selected images; an image Glance refuses to show is an error row.
+
+    A ref matching no image or several, or a failed login, is an error.
+    """
+    if parsed_args.images:
+        images = find(conn, parsed_args.images)
+        images = [i for i in images if i.error or _matches(i, parsed_args)]
+    else:
+        try:
+            images = list(glance.list_images(conn, filters(parsed_args),
+                                             parsed_args.name_pattern))
+        except glance.CloudError as e:
+            raise exceptions.CommandError(str(e))
+        except glance.GlanceError as e:
+            raise exceptions.CommandError('cannot list images: %s' % e)
     if not parsed_args.snapshots:
         images = [i for i in images if not i.is_snapshot]
     return images
@@ -160,6 +343,8 @@ def base_images(conn, images):
     for image_id in wanted:
         try:
             found[image_id] = glance.get_image(conn, image_id)
+        except glance.CloudError as e:
+            raise exceptions.CommandError(str(e))
         except glance.GlanceError as e:
             LOG.info('base image %s not readable: %s', image_id, e)
     return found

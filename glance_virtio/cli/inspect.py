@@ -2,11 +2,7 @@
 
 import logging
 
-from cliff import lister
-from osc_lib import exceptions
-
 from glance_virtio.cli import common
-from glance_virtio import glance
 from glance_virtio import inspection
 from glance_virtio import model
 
@@ -46,13 +42,15 @@ def row(ident, name, report, long):
     return tuple(values)
 
 
-class InspectImages(lister.Lister):
+class InspectImages(common.Lister):
     """Inspect disk images for guest OS and virtio driver readiness"""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('images', metavar='<image>', nargs='*',
-                            help='Glance image ids or names')
+                            help='Glance image ids or names, each matching '
+                                 'exactly one image, else nothing is read '
+                                 '(exit 1)')
         parser.add_argument('--file', metavar='<path>', action='append',
                             default=[], dest='files',
                             help='Inspect a local disk image file instead '
@@ -62,24 +60,27 @@ class InspectImages(lister.Lister):
         parser.add_argument('--no-cache', action='store_true',
                             help='Inspect again even when a cached result '
                                  'exists for the image checksum')
-        parser.add_argument('--max-read', metavar='<MiB>', type=int,
-                            help='Most image data to read per image (default: '
-                                 'site policy, 256)')
+        parser.add_argument('--max-read', metavar='<MiB>',
+                            type=common.positive_int,
+                            help='Most image data to read per image, in MiB '
+                                 '(default: site policy [inspect] '
+                                 'max_read_mib, 256)')
         return parser
 
     def take_action(self, parsed_args):
         if not parsed_args.images and not parsed_args.files:
-            raise exceptions.CommandError('name images or give --file PATH')
+            common.usage_error(self, 'name images or give --file PATH')
         config = common.load_conf(self.app)
         if parsed_args.max_read:
             config.set_override('max_read_mib', parsed_args.max_read,
                                 group='inspect')
         long = parsed_args.long or common.wants_everything(parsed_args)
+        if parsed_args.images:
+            conn = common.connection(self.app)
+            images = common.find(conn, parsed_args.images)
         rows = [row(path, path, inspection.inspect_path(path, config), long)
                 for path in parsed_args.files]
         if parsed_args.images:
-            conn = common.connection(self.app)
-            images = glance.find_images(conn, parsed_args.images)
             reports = inspection.inspect_images(
                 conn, images, config, use_cache=not parsed_args.no_cache)
             rows += [row(i.id, i.name, reports[i.id], long) for i in images]

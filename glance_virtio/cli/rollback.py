@@ -3,7 +3,6 @@
 import logging
 import sys
 
-from cliff import lister
 from osc_lib import exceptions
 
 from glance_virtio import apply
@@ -14,7 +13,7 @@ from glance_virtio import journal
 LOG = logging.getLogger(__name__)
 
 
-class Rollback(lister.Lister):
+class Rollback(common.Lister):
     """Restore the before-state of every image a journal changed"""
 
     def get_parser(self, prog_name):

@@ -2,15 +2,13 @@
 
 import logging
 
-from cliff import lister
-
 from glance_virtio.cli import common
 from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
 
-class ListRules(lister.Lister):
+class ListRules(common.Lister):
     """List the rules glance-virtio checks, with the site policy applied"""
 
     def take_action(self, parsed_args):

@@ -4,7 +4,6 @@ import argparse
 import logging
 import sys
 
-from cliff import lister
 from osc_lib import exceptions
 
 from glance_virtio import apply
@@ -150,20 +149,22 @@ def show_plan(changes):
             shown.human_readable().replace('\n', ', ')))
 
 
-class SetBus(lister.Lister):
+class SetBus(common.Lister):
     """Set the disk bus of images in bulk, blocking known-bad combinations"""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_selection(parser, snapshots_default=False)
         parser.add_argument('--bus', metavar='<bus>', required=True,
+                            type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
         parser.add_argument('--scsi-model', metavar='<model>',
-                            choices=rules.SCSI_MODELS,
+                            type=common.lower, choices=rules.SCSI_MODELS,
                             help='hw_scsi_model with --bus scsi (default: '
                                  'site policy, virtio-scsi)')
         parser.add_argument('--vif-model', metavar='<model>',
+                            type=common.lower,
                             choices=rules.ENUMS['hw_vif_model'],
                             help='Also set hw_vif_model')
         parser.add_argument('--machine-type', metavar='<type>',
@@ -172,7 +173,7 @@ class SetBus(lister.Lister):
                             help='Add os_type/os_distro where the guest OS is '
                                  'known for certain')
         parser.add_argument('--allow', metavar='<rule-id>', action='append',
-                            default=[],
+                            type=common.rule_id(self), default=[],
                             help='Accept findings of this rule knowingly '
                                  '(repeatable), e.g. GV011')
         common.add_deep(parser)
@@ -183,17 +184,12 @@ class SetBus(lister.Lister):
         args = parsed_args
         if not (args.images or args.all or common.filters(args)
                 or args.name_pattern):
-            raise exceptions.CommandError(
-                'name the images, give a filter, or use --all')
-        unknown = set(a.upper() for a in args.allow) - set(rules.by_id())
-        if unknown:
-            raise exceptions.CommandError('--allow: unknown rule %s (see '
-                                          'virtio-rules)' % ', '.join(unknown))
+            common.usage_error(self, 'name the images, give a filter, or use '
+                                     '--all')
         if args.scsi_model and args.bus != 'scsi':
-            raise exceptions.CommandError('--scsi-model needs --bus scsi')
+            common.usage_error(self, '--scsi-model needs --bus scsi')
         config = common.load_conf(self.app)
-        policy = common.load_policy(self.app,
-                                    [a.upper() for a in args.allow])
+        policy = common.load_policy(self.app, args.allow)
         conn = common.connection(self.app)
         images = common.select(conn, args)
         inspections = common.inspections(self.app, conn, images, args, config)

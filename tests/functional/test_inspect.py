@@ -2,6 +2,7 @@
 
 import json
 import os
+import uuid
 
 import pytest
 
@@ -18,8 +19,8 @@ WIN_SCSI = {'os_type': 'windows', 'hw_disk_bus': 'scsi',
 def uploaded(admin, tmp_path_factory):
     """Real fixture images uploaded to Glance: {name: (id, path)}."""
     work = str(tmp_path_factory.mktemp('functional-images'))
-    tag = 'gvtest-inspect'
-    load_samples.delete_tagged(admin, tag)
+    # A tag of its own: other runs on the same cloud keep their images.
+    tag = 'gvtest-inspect-' + uuid.uuid4().hex[:8]
     specs = [
         ('debian', images.debian_qcow2(work), 'qcow2', {'os_type': 'linux'}),
         ('rhel', images.rhel_qcow2(work), 'qcow2',

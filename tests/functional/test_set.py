@@ -128,10 +128,10 @@ def test_member_cannot_change_other_projects_images(admin, tag):
 
 
 def test_needs_a_selection(cloud):
-    result = run('set', '--bus', 'scsi', check=1)
+    result = run('set', '--bus', 'scsi', check=2)
     assert '--all' in result.stderr
     result = run('set', '--all', '--bus', 'scsi', '--allow', 'GV999',
-                 check=1)
+                 check=2)
     assert 'GV999' in result.stderr
 
 
