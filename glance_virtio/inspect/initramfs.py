@@ -97,7 +97,12 @@ def list_members(fobj, size, want=(), max_output=MAX_OUTPUT, version=None):
                 stream.finish()
     except InitramfsError as exc:
         error = str(exc)
-    except (zlib.error, lzma.LZMAError, OSError, ValueError,
+    except lzma.LZMAError as exc:
+        error = 'corrupt data: %s' % exc
+        if 'memory usage limit' in str(exc).lower():
+            error = 'xz/lzma data needs more than %d MiB to decompress' % (
+                LZMA_MEMLIMIT >> 20)
+    except (zlib.error, OSError, ValueError,
             EOFError) as exc:
         error = 'corrupt data: %s' % exc
     except Exception as exc:

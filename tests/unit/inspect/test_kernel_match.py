@@ -180,3 +180,19 @@ def test_boot_loader_naming_a_missing_kernel(tmp_path):
     assert 'the grub.cfg default entry boots kernel 7.0.0-1-amd64, which ' \
         'is not in /boot' in result['notes']
     assert states(result)['virtio_blk'] == 'unknown'
+
+
+def test_grub_cfg_read_in_part_names_no_default(tmp_path):
+    root = linuxtree.minimal_root(str(tmp_path))
+    boot = os.path.join(root, 'boot')
+    _kernel(root, NEW, initramfs_version=OLD)
+    _kernel(root, OLD)
+    _grub(boot, '1', NEW, OLD)
+    cfg = os.path.join(boot, 'grub', 'grub.cfg')
+    with open(cfg, 'a') as out:
+        out.write('echo %s\n' % ('x' * 10000))
+    result = _inspect(tmp_path, root)
+    assert '/boot/grub/grub.cfg: 1 line longer than 8192 characters not ' \
+        'read; its default entry is not used' in result['notes']
+    assert not any(k['default'] for k in result['linux']['kernels'])
+    assert states(result)['virtio_blk'] == 'unknown'
