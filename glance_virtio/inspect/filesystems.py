@@ -103,6 +103,8 @@ class FileSystem:
         self.lookups = 0
         self.parts_looked_up = 0
         self.notes = []
+        # Directory listings already read: /boot is listed several times.
+        self._listings = {}
 
     def __repr__(self):
         return '<FileSystem %s %s>' % (self.kind, self.name)
@@ -233,6 +235,11 @@ class FileSystem:
 
     def listdir(self, path):
         """Names in the directory at ``path`` (empty when not a dir)."""
+        if path not in self._listings:
+            self._listings[path] = self._list(path)
+        return list(self._listings[path])
+
+    def _list(self, path):
         entry = self.entry(path)
         if entry is None or not self._entry_is_dir(entry):
             return []

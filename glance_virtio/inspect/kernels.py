@@ -49,7 +49,8 @@ def kernel_list(tree, notes):
     and the second value says why.
     """
     versions = {}
-    for name in tree.listdir('/boot'):
+    boot_names = tree.listdir('/boot')
+    for name in boot_names:
         version = bootconfig.kernel_version(name)
         if version and 'rescue' not in version:
             versions[version] = {'kernel': '/boot/' + name, 'initrd': None}
@@ -73,6 +74,7 @@ def kernel_list(tree, notes):
     if default is not None and initrd:
         versions[default]['initrd'] = initrd
 
+    boot_names = set(boot_names)
     ordered = sorted(versions, key=bootconfig.version_key, reverse=True)
     if len(ordered) > MAX_KERNELS:
         notes.append('%d kernels found; only the %d newest%s are examined'
@@ -85,7 +87,7 @@ def kernel_list(tree, notes):
     kernels = []
     for version in ordered:
         info = versions[version]
-        initrd = info['initrd'] or _find_initrd(tree, version)
+        initrd = info['initrd'] or _find_initrd(boot_names, version)
         kernels.append({
             'version': version,
             'default': version == default,
@@ -215,11 +217,11 @@ def _default_kernel(tree, versions, bls, notes):
     return None, 'no kernel found in /boot', boot_devices, None
 
 
-def _find_initrd(tree, version):
+def _find_initrd(boot_names, version):
+    """The initramfs of ``version`` among the names in /boot, or None."""
     for pattern in INITRD_PATTERNS:
-        path = '/boot/' + pattern % version
-        if tree.exists(path):
-            return path
+        if pattern % version in boot_names:
+            return '/boot/' + pattern % version
     return None
 
 
