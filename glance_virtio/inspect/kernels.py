@@ -348,7 +348,7 @@ def _module_verdict(kernel, module):
         return 'unknown', '%s.ko present but no initramfs found for kernel ' \
             '%s' % (module, version)
     if initrd[module] is True:
-        return 'ready', '%s.ko for kernel %s is in its initramfs %s' % (
+        return 'ready', '%s.ko for kernel %s is in initramfs %s' % (
             module, version, path)
     other = sorted(kernel['_evidence'].get('other_versions', {}).get(
         module, ()), key=bootconfig.version_key)
@@ -359,7 +359,7 @@ def _module_verdict(kernel, module):
             return 'missing', '%s.ko in %s is for kernel %s, not for the ' \
                 'kernel %s it boots' % (module, path, ', '.join(other),
                                         version)
-        return 'missing', '%s.ko for kernel %s is not in its initramfs %s' \
+        return 'missing', '%s.ko for kernel %s is not in initramfs %s' \
             % (module, version, path)
     reason = kernel['_evidence'].get('initramfs') or \
         '%s was not fully read' % path

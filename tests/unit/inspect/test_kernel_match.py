@@ -68,7 +68,7 @@ def test_grub_default_entry_picks_the_kernel_and_its_initrd(tmp_path):
     result = _inspect(tmp_path, root)
     assert states(result)['virtio_blk'] == 'ready'
     assert result['drivers']['virtio_blk']['evidence'][0] == \
-        'virtio_blk.ko for kernel %s is in its initramfs ' \
+        'virtio_blk.ko for kernel %s is in initramfs ' \
         '/boot/initrd.img-%s' % (OLD, OLD)
     # The entry's initrd line names the initramfs, not the file name.
     _grub(boot, 'linux-%s' % OLD, NEW, OLD)
@@ -81,7 +81,7 @@ def test_grub_default_entry_picks_the_kernel_and_its_initrd(tmp_path):
     result = _inspect(tmp_path, root)
     assert states(result)['virtio_blk'] == 'missing'
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko for kernel %s is not in its initramfs '
+        'virtio_blk.ko for kernel %s is not in initramfs '
         '/boot/initrd.img-%s' % (OLD, NEW)]
     assert result['drivers']['virtio_net']['evidence'] == [
         'virtio_net.ko present for kernel %s' % OLD]
@@ -149,9 +149,9 @@ def test_undetermined_default_and_agreeing_kernels(tmp_path):
     assert states(result)['virtio_blk'] == 'ready'
     evidence = result['drivers']['virtio_blk']['evidence']
     assert evidence[0].endswith('all 2 kernels agree')
-    assert 'virtio_blk.ko for kernel %s is in its initramfs ' \
+    assert 'virtio_blk.ko for kernel %s is in initramfs ' \
         '/boot/initrd.img-%s' % (OLD, OLD) in evidence
-    assert 'virtio_blk.ko for kernel %s is in its initramfs ' \
+    assert 'virtio_blk.ko for kernel %s is in initramfs ' \
         '/boot/initrd.img-%s' % (NEW, NEW) in evidence
 
 
@@ -166,7 +166,7 @@ def test_builtin_list_of_another_kernel_does_not_count(tmp_path):
     result = _inspect(tmp_path, root)
     assert states(result)['virtio_blk'] == 'missing'
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko for kernel %s is not in its initramfs '
+        'virtio_blk.ko for kernel %s is not in initramfs '
         '/boot/initrd.img-%s' % (NEW, NEW)]
 
 

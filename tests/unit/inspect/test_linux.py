@@ -23,9 +23,9 @@ def test_debian_gpt_ext4_gzip_initramfs(debian_image):
                               'virtio_net': 'ready', 'ide': 'ready',
                               'sata': 'ready'}
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko for kernel 6.1.0-18-amd64 is in its initramfs '
+        'virtio_blk.ko for kernel 6.1.0-18-amd64 is in initramfs '
         '/boot/initrd.img-6.1.0-18-amd64',
-        'virtio_pci.ko for kernel 6.1.0-18-amd64 is in its initramfs '
+        'virtio_pci.ko for kernel 6.1.0-18-amd64 is in initramfs '
         '/boot/initrd.img-6.1.0-18-amd64']
     assert 'default kernel 6.1.0-18-amd64 (grub.cfg default entry)' in \
         result['notes']
@@ -70,10 +70,10 @@ def test_rhel_mbr_lvm_xfs_separate_boot(rhel_image):
                               'virtio_net': 'ready', 'ide': 'missing',
                               'sata': 'missing'}
     assert result['drivers']['virtio_scsi']['evidence'] == [
-        'virtio_scsi.ko for kernel 5.14.0-70.el9.x86_64 is not in its '
+        'virtio_scsi.ko for kernel 5.14.0-70.el9.x86_64 is not in '
         'initramfs /boot/initramfs-5.14.0-70.el9.x86_64.img']
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko for kernel 5.14.0-70.el9.x86_64 is in its initramfs '
+        'virtio_blk.ko for kernel 5.14.0-70.el9.x86_64 is in initramfs '
         '/boot/initramfs-5.14.0-70.el9.x86_64.img',
         'virtio_pci is built into kernel 5.14.0-70.el9.x86_64']
     # grubenv's saved_entry picks the older kernel, not the newest.
