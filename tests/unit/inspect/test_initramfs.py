@@ -7,6 +7,7 @@ import pytest
 
 from glance_virtio.inspect import initramfs
 from tests.fixtures import linuxtree
+from tests.fixtures.disk import run
 
 VERSION = '6.1.0-test'
 INCLUDE = ['virtio_blk', 'virtio_pci', 'ahci']
@@ -142,3 +143,22 @@ def test_xz_dictionary_over_the_memory_limit(tmp_path):
     listing = _list(path)
     assert listing.error == 'xz/lzma data needs more than 96 MiB to ' \
         'decompress'
+
+
+@pytest.mark.parametrize('compression', ['zstd', 'xz', 'gzip', 'bzip2'])
+def test_members_after_many_compressed_blocks(tmp_path, compression):
+    # 3 MiB of random data spans many zstd blocks (128 KiB each) and many
+    # bounded decompression steps; the modules come after it.
+    tree = str(tmp_path / 'tree')
+    linuxtree.put(tree, 'a/firmware.bin', os.urandom(3 << 20))
+    linuxtree.put(tree, 'usr/lib/modules/%s/kernel/drivers/block/'
+                  'virtio_blk.ko' % VERSION, b'\0' * 100)
+    archive = linuxtree.cpio_archive(tree)
+    path = str(tmp_path / 'initrd')
+    with open(path, 'wb') as out:
+        out.write(run(*linuxtree.COMPRESSORS[compression], input=archive))
+    listing = _list(path)
+    assert listing.error is None
+    assert listing.members[-1] == 'usr/lib/modules/%s/kernel/drivers/' \
+        'block/virtio_blk.ko' % VERSION
+    assert listing.complete
