@@ -110,6 +110,9 @@ def list_members(fobj, size, want=(), max_output=MAX_OUTPUT, version=None):
         if type(exc).__name__ not in ('ZstdError', 'LZ4BlockError'):
             raise
         error = 'corrupt data: %s' % exc
+        if 'too much memory' in str(exc):
+            error = 'zstd data needs a window over %d MiB to decompress' % (
+                ZSTD_MAX_WINDOW >> 20)
     return Listing(members, compression, error is None, error)
 
 

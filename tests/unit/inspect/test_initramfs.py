@@ -162,3 +162,14 @@ def test_members_after_many_compressed_blocks(tmp_path, compression):
     assert listing.members[-1] == 'usr/lib/modules/%s/kernel/drivers/' \
         'block/virtio_blk.ko' % VERSION
     assert listing.complete
+
+
+def test_zstd_window_over_the_limit(tmp_path):
+    # zstd --long=28 on a stream of unknown size keeps a 256 MiB window.
+    path = str(tmp_path / 'long.zst')
+    with open(path, 'wb') as out:
+        out.write(run('zstd', '-q', '--long=28', '-c',
+                      input=b'070701' + os.urandom(1000)))
+    listing = _list(path)
+    assert listing.error == 'zstd data needs a window over 128 MiB to ' \
+        'decompress'
