@@ -3,13 +3,25 @@
 import logging
 import posixpath
 import re
-import shlex
 
 LOG = logging.getLogger(__name__)
 
 KERNEL_PREFIXES = ('vmlinuz-', 'vmlinux-', 'Image-', 'kernel-')
 LINUX_CMDS = ('linux', 'linux16', 'linuxefi', 'kernel')
 INITRD_CMDS = ('initrd', 'initrd16', 'initrdefi')
+BLOCK_CMDS = ('menuentry', 'submenu')
+COMMANDS = frozenset(('set', 'blscfg', '}') + BLOCK_CMDS + LINUX_CMDS +
+                     INITRD_CMDS)
+# grub.cfg lines are short: a kernel command line is at most 4 KiB.
+MAX_LINE = 8192
+MAX_ENTRIES = 1024
+# A word: plain characters, backslash escapes and quoted strings, as the
+# grub (and sh) lexer reads them; a regular expression keeps it linear.
+WORD = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+""",
+                  re.S)
+PIECE = re.compile(r"""\\(.)|'([^']*)'|"((?:[^"\\]|\\.)*)"|(.)""", re.S)
+SPECIAL = re.compile(r"""['"\\#]""")
+ESCAPE = re.compile(r'\\(.)', re.S)
 
 
 def kernel_version(path):
@@ -22,17 +34,55 @@ def kernel_version(path):
 
 
 def version_key(version):
-    """Sort key that orders 5.14.0-70 before 5.14.0-162."""
-    return [(0, len(part.lstrip('0')), part.lstrip('0')) if part.isdigit()
-            else (1, 0, part)
-            for part in re.split(r'(\d+)', version) if part]
+    """Sort key that orders 5.14.0-70 before 5.14.0-162.
+
+    Digit runs compare by value without int(): a version may hold
+    thousands of digits.
+    """
+    key = []
+    for part in re.split(r'([0-9]+)', version):
+        if not part:
+            continue
+        if part.isdigit() and part.isascii():
+            digits = part.lstrip('0')
+            key.append((0, len(digits), digits))
+        else:
+            key.append((1, 0, part))
+    return key
 
 
-def _split(line):
-    try:
-        return shlex.split(line, comments=True)
-    except ValueError:
+def _unquote(word):
+    out = []
+    for match in PIECE.finditer(word):
+        escaped, single, double, plain = match.groups()
+        if escaped is not None:
+            out.append(escaped)
+        elif single is not None:
+            out.append(single)
+        elif double is not None:
+            out.append(ESCAPE.sub(r'\1', double))
+        else:
+            out.append(plain)
+    return ''.join(out)
+
+
+def split_words(line):
+    """The words of a grub.cfg line, unquoted; a '#' word ends the line."""
+    if not SPECIAL.search(line):
         return line.split()
+    words = []
+    for match in WORD.finditer(line):
+        word = match.group()
+        if word.startswith('#'):
+            break
+        words.append(_unquote(word))
+    return words
+
+
+def last_path(words):
+    """The last word that is not a $variable (the main initrd), or None."""
+    paths = [word for word in words if not word.startswith('$')]
+    return paths[-1] if paths else None
 
 
 def root_option(words):
@@ -60,23 +110,36 @@ class Submenu(list):
         self.id = entry_id
 
 
-def parse_grub_cfg(text):
+def parse_grub_cfg(text, notes=None):
     """Return (default, items, uses_blscfg) of a grub.cfg.
 
     ``items`` are the top-level MenuEntry objects and submenus (lists of
     MenuEntry), in order; ``default`` is the raw ``set default=`` value.
+    Lines over MAX_LINE characters and entries past MAX_ENTRIES are not
+    read; ``notes`` (a list) then says so.
     """
     default = None
     items = []
     stack = []
     blscfg = False
+    entries = 0
+    long_lines = 0
     for raw in text.splitlines():
-        line = raw.strip()
-        words = _split(line)
-        if not words:
-            if line.startswith('}') and stack:
-                stack.pop()
+        if len(raw) > MAX_LINE:
+            long_lines += 1
             continue
+        line = raw.strip()
+        head = line.split(None, 1)[0] if line else ''
+        if head not in COMMANDS:
+            continue
+        if head in BLOCK_CMDS:
+            entries += 1
+            if entries > MAX_ENTRIES:
+                if notes is not None:
+                    notes.append('more than %d menu entries; the rest are '
+                                 'not read' % MAX_ENTRIES)
+                break
+        words = split_words(line)
         cmd = words[0]
         if cmd == 'set' and len(words) > 1 and words[1].startswith(
                 'default='):
@@ -84,7 +147,7 @@ def parse_grub_cfg(text):
                 default = words[1][len('default='):]
         elif cmd == 'blscfg':
             blscfg = True
-        elif cmd in ('menuentry', 'submenu'):
+        elif cmd in BLOCK_CMDS:
             title = words[1] if len(words) > 1 else ''
             entry_id = None
             for index, word in enumerate(words[:-1]):
@@ -106,9 +169,12 @@ def parse_grub_cfg(text):
             stack[-1].root = root_option(words[2:])
         elif cmd in INITRD_CMDS and stack and isinstance(stack[-1],
                                                          MenuEntry):
-            stack[-1].initrd = words[-1] if len(words) > 1 else None
-        elif line == '}' and stack:
+            stack[-1].initrd = last_path(words[1:])
+        elif cmd == '}' and stack:
             stack.pop()
+    if long_lines and notes is not None:
+        notes.append('%d line%s longer than %d characters not read'
+                     % (long_lines, 's' if long_lines > 1 else '', MAX_LINE))
     return default, items, blscfg
 
 

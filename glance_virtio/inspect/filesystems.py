@@ -14,8 +14,11 @@ from glance_virtio.inspect.fileobj import read_at
 LOG = logging.getLogger(__name__)
 
 SMALL_FILE_LIMIT = 8 << 20
-MAX_DIR_ENTRIES = 100000
+MAX_DIR_ENTRIES = 20000
 MAX_SYMLINK_HOPS = 40
+# Parts walked to resolve one path, symlink targets included. PATH_MAX
+# (4096) allows about 2048 parts in one path.
+MAX_PATH_PARTS = 4096
 
 SUPPORTED = ('ext', 'xfs', 'ntfs', 'fat')
 
@@ -86,18 +89,36 @@ def open_fs(fobj, kind, name):
 
 
 class FileSystem:
-    """Read-only path access to one filesystem, following symlinks."""
+    """Read-only path access to one filesystem, following symlinks.
+
+    ``lookups`` counts the library calls made to resolve paths; ``notes``
+    says where a cap on the work was reached.
+    """
 
     def __init__(self, kind, volume, name):
         self.kind = kind
         self.volume = volume
         self.name = name
         self._windows = kind in ('ntfs', 'fat')
+        self.lookups = 0
+        self.parts_looked_up = 0
+        self.notes = []
+        # Directory listings already read: /boot is listed several times.
+        self._listings = {}
 
     def __repr__(self):
         return '<FileSystem %s %s>' % (self.kind, self.name)
 
+    def _note(self, message):
+        message = '%s: %s' % (self.name, message)
+        if message not in self.notes:
+            LOG.debug('%s', message)
+            self.notes.append(message)
+
     def _lookup(self, parts):
+        """The entry at the path made of ``parts`` (no symlink followed)."""
+        self.lookups += 1
+        self.parts_looked_up += len(parts)
         if self._windows:
             path = '\\' + '\\'.join(parts)
         else:
@@ -112,40 +133,84 @@ class FileSystem:
             LOG.debug('%s: lookup of %s failed: %s', self.name, path, exc)
             return None
 
+    def _longest(self, real, run):
+        """(entry, n): the deepest entry found at real + run[:n], n >= 1.
+
+        The library follows no symlink, so a path is found only when every
+        directory before its last part is a real directory: one lookup
+        for the whole run, else a binary search for where it stops.
+        (None, 0) when run[0] itself is not in ``real``.
+        """
+        entry = self._lookup(real + run)
+        if entry is not None:
+            return entry, len(run)
+        found, low, high = None, 0, len(run)
+        while high - low > 1:
+            middle = (low + high) // 2
+            entry = self._lookup(real + run[:middle])
+            if entry is None:
+                high = middle
+            else:
+                found, low = entry, middle
+        return found, low
+
     def _is_link(self, entry):
         if self._windows:
             return False
         return stat.S_ISLNK(entry.file_mode or 0)
 
     def entry(self, path, follow=True):
-        """The libyal file entry at ``path`` or None."""
+        """The libyal file entry at ``path`` or None.
+
+        Runs of plain names are looked up in one call, not part by part
+        from the root; the parts walked (symlink targets included) are
+        capped.
+        """
         todo = [p for p in path.replace('\\', '/').split('/') if p]
+        todo.reverse()
         real = []
-        hops = 0
-        entry = self._lookup(real)
+        # The entry at ``real`` once known.
+        current = None
+        hops = walked = 0
         while todo:
-            name = todo.pop(0)
-            if name == '.':
+            if walked > MAX_PATH_PARTS:
+                self._note('resolving %s took more than %d path parts; '
+                           'treated as missing' % (path[:200],
+                                                   MAX_PATH_PARTS))
+                return None
+            name = todo.pop()
+            walked += 1
+            if name in ('.', '..'):
+                if name == '..' and real:
+                    real.pop()
+                    current = None
                 continue
-            if name == '..':
-                real = real[:-1]
-                entry = self._lookup(real)
-                continue
-            entry = self._lookup(real + [name])
+            run = [name]
+            while todo and todo[-1] not in ('.', '..') and \
+                    walked < MAX_PATH_PARTS:
+                run.append(todo.pop())
+                walked += 1
+            entry, used = self._longest(real, run)
             if entry is None:
                 return None
-            if self._is_link(entry) and (todo or follow):
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    return None
-                target = entry.symbolic_link_target or ''
-                if target.startswith('/'):
-                    real = []
-                todo = [p for p in target.split('/') if p] + todo
-                entry = self._lookup(real)
+            link = self._is_link(entry)
+            if used == len(run) and (not link or not (todo or follow)):
+                real.extend(run)
+                current = entry
                 continue
-            real.append(name)
-        return entry
+            if not link:
+                return None
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None
+            target = entry.symbolic_link_target or ''
+            real.extend(run[:used - 1])
+            if target.startswith('/'):
+                real = []
+            current = None
+            todo.extend(reversed(run[used:]))
+            todo.extend(reversed([p for p in target.split('/') if p]))
+        return current if current is not None else self._lookup(real)
 
     def exists(self, path):
         return self.entry(path) is not None
@@ -170,18 +235,26 @@ class FileSystem:
 
     def listdir(self, path):
         """Names in the directory at ``path`` (empty when not a dir)."""
+        if path not in self._listings:
+            self._listings[path] = self._list(path)
+        return list(self._listings[path])
+
+    def _list(self, path):
         entry = self.entry(path)
         if entry is None or not self._entry_is_dir(entry):
             return []
         names = []
+        seen = set()
         try:
             for index, sub in enumerate(entry.sub_file_entries):
                 if index >= MAX_DIR_ENTRIES:
-                    LOG.warning('%s: %s has too many entries', self.name,
-                                path)
+                    self._note('%s has more than %d entries; only the '
+                               'first %d are read' % (
+                                   path, MAX_DIR_ENTRIES, MAX_DIR_ENTRIES))
                     break
                 name = sub.name
-                if name and name not in ('.', '..') and name not in names:
+                if name and name not in ('.', '..') and name not in seen:
+                    seen.add(name)
                     names.append(name)
         except (OSError, IOError) as exc:
             LOG.debug('%s: listing %s failed: %s', self.name, path, exc)

@@ -33,12 +33,24 @@ INITRD_PATTERNS = ('initrd.img-%s', 'initramfs-%s.img', 'initrd-%s',
 MODULE_DIRS = ('/lib/modules', '/usr/lib/modules')
 GRUB_CFGS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 GRUBENVS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
+BLS_LIMIT = 65536
+# grub.cfg is some KB, some 100 KB with many kernels and other systems.
+GRUB_CFG_LIMIT = 1 << 20
+MAX_BLS_ENTRIES = 256
+MAX_KERNELS = 32
+# Kernels compared when the default cannot be told.
+MAX_CANDIDATES = 4
 
 
 def kernel_list(tree, notes):
-    """Kernels as result dicts, how the default was chosen, root= values."""
+    """Kernels as result dicts, how the default was chosen, root= values.
+
+    When the default kernel cannot be told, no kernel is marked default
+    and the second value says why.
+    """
     versions = {}
-    for name in tree.listdir('/boot'):
+    boot_names = tree.listdir('/boot')
+    for name in boot_names:
         version = bootconfig.kernel_version(name)
         if version and 'rescue' not in version:
             versions[version] = {'kernel': '/boot/' + name, 'initrd': None}
@@ -52,21 +64,30 @@ def kernel_list(tree, notes):
         if versions:
             notes.append('no kernel image in /boot; using /lib/modules')
 
-    bls = _bls_entries(tree)
+    bls = _bls_entries(tree, notes)
     for entry in bls:
-        version = entry.get('version') or bootconfig.kernel_version(
-            entry.get('linux'))
+        version = _bls_version(entry)
         if version in versions and entry.get('initrd'):
-            initrd = entry['initrd'].split()[0]
-            versions[version]['initrd'] = '/boot/' + posixpath.basename(
-                initrd)
-    default, source, boot_devices = _default_kernel(tree, versions, bls)
+            versions[version]['initrd'] = _boot_path(entry['initrd'])
+    default, source, boot_devices, initrd = _default_kernel(
+        tree, versions, bls, notes)
+    if default is not None and initrd:
+        versions[default]['initrd'] = initrd
 
+    boot_names = set(boot_names)
+    ordered = sorted(versions, key=bootconfig.version_key, reverse=True)
+    if len(ordered) > MAX_KERNELS:
+        notes.append('%d kernels found; only the %d newest%s are examined'
+                     % (len(ordered), MAX_KERNELS,
+                        ' and the default' if default else ''))
+        kept = ordered[:MAX_KERNELS]
+        if default is not None and default not in kept:
+            kept[-1] = default
+        ordered = sorted(kept, key=bootconfig.version_key, reverse=True)
     kernels = []
-    for version in sorted(versions, key=bootconfig.version_key,
-                          reverse=True):
+    for version in ordered:
         info = versions[version]
-        initrd = info['initrd'] or _find_initrd(tree, version)
+        initrd = info['initrd'] or _find_initrd(boot_names, version)
         kernels.append({
             'version': version,
             'default': version == default,
@@ -79,22 +100,67 @@ def kernel_list(tree, notes):
     return kernels, source, boot_devices
 
 
-def _bls_entries(tree):
+def _boot_path(value):
+    """'/boot/NAME' for the main initrd of a boot entry, or None."""
+    path = bootconfig.last_path(value.split())
+    return '/boot/' + posixpath.basename(path) if path else None
+
+
+def _bls_version(entry):
+    return entry.get('version') or bootconfig.kernel_version(
+        entry.get('linux'))
+
+
+def _bls_entries(tree, notes):
+    names = sorted(n for n in tree.listdir('/boot/loader/entries')
+                   if n.endswith('.conf'))
+    if len(names) > MAX_BLS_ENTRIES:
+        notes.append('%d boot loader entries; only the first %d are read'
+                     % (len(names), MAX_BLS_ENTRIES))
+        names = names[:MAX_BLS_ENTRIES]
     entries = []
-    for name in sorted(tree.listdir('/boot/loader/entries')):
-        if name.endswith('.conf'):
-            text = tree.read_text('/boot/loader/entries/' + name, 65536)
-            entry = bootconfig.parse_bls(text or '')
-            entry['id'] = name[:-len('.conf')]
-            entries.append(entry)
+    for name in names:
+        text = tree.read_text('/boot/loader/entries/' + name, BLS_LIMIT)
+        entry = bootconfig.parse_bls(text or '')
+        entry['id'] = name[:-len('.conf')]
+        entries.append(entry)
     return entries
 
 
-def _default_kernel(tree, versions, bls):
-    """(version, how it was found, root= devices) of the default kernel."""
+def _read_grub(tree, notes):
+    """(default, items, blscfg) of the first grub.cfg, or None.
+
+    A grub.cfg read only in part (a cap was reached) names no default
+    entry: the part not read could change it.
+    """
+    for path in GRUB_CFGS:
+        size = tree.size(path)
+        if size is not None and size > GRUB_CFG_LIMIT:
+            notes.append('%s is %d bytes, above the limit of %d; not read'
+                         % (path, size, GRUB_CFG_LIMIT))
+            return None, [], False
+        text = tree.read_text(path, GRUB_CFG_LIMIT)
+        if text:
+            cfg_notes = []
+            default, items, blscfg = bootconfig.parse_grub_cfg(text,
+                                                               cfg_notes)
+            if cfg_notes:
+                notes.extend('%s: %s; its default entry is not used'
+                             % (path, note) for note in cfg_notes)
+                return None, [], blscfg
+            return default, items, blscfg
+    return None
+
+
+def _default_kernel(tree, versions, bls, notes):
+    """(version, source, root= devices, initrd) of the default kernel.
+
+    version is None when it cannot be told; source then says why. initrd
+    is the path the boot entry names, or None.
+    """
     env = {}
     for path in GRUBENVS:
-        text = tree.read_text(path, 65536)
+        text = tree.read_text(path, BLS_LIMIT)
         if text:
             env = bootconfig.parse_grubenv(text)
             break
@@ -108,47 +174,54 @@ def _default_kernel(tree, versions, bls):
         if root and root not in boot_devices:
             boot_devices.append(root)
 
-    chosen, source = None, None
-    grub_default, items, blscfg = None, [], False
-    for path in GRUB_CFGS:
-        text = tree.read_text(path)
-        if text:
-            grub_default, items, blscfg = bootconfig.parse_grub_cfg(text)
-            for entry in bootconfig.all_entries(items):
-                if entry.root and entry.root not in boot_devices:
-                    boot_devices.append(entry.root)
-            break
+    grub = _read_grub(tree, notes) or (None, [], False)
+    grub_default, items, blscfg = grub
+    for entry in bootconfig.all_entries(items):
+        if entry.root and entry.root not in boot_devices:
+            boot_devices.append(entry.root)
+    # Each source: (how it was found, kernel version, initrd path).
+    sources = []
     if bls and (blscfg or not items):
         by_id = {entry['id']: entry for entry in bls}
         entry = by_id.get(saved) if saved else None
-        source = 'grubenv saved_entry'
+        how = 'grubenv saved_entry'
         if entry is None:
+            # grub's blscfg sorts the entries newest first; default 0.
             entry = max(bls, key=lambda e: bootconfig.version_key(
-                e.get('version') or bootconfig.kernel_version(
-                    e.get('linux')) or ''))
-            source = 'newest boot loader entry'
-        chosen = entry.get('version') or bootconfig.kernel_version(
-            entry.get('linux'))
+                _bls_version(e) or ''))
+            how = 'newest boot loader entry'
+        sources.append((how, _bls_version(entry),
+                        _boot_path(entry.get('initrd') or '')))
     elif items:
         entry = bootconfig.select_entry(grub_default, items, saved)
         if entry is not None:
-            chosen = bootconfig.kernel_version(entry.kernel)
-            source = 'grub.cfg default entry'
-    if chosen not in versions:
-        link = tree.readlink('/vmlinuz') or tree.readlink('/boot/vmlinuz')
-        chosen = bootconfig.kernel_version(link)
-        source = '/vmlinuz symlink'
-    if chosen not in versions and versions:
-        chosen = max(versions, key=bootconfig.version_key)
-        source = 'newest kernel in /boot'
-    return chosen, source, boot_devices
+            sources.append(('grub.cfg default entry',
+                            bootconfig.kernel_version(entry.kernel),
+                            _boot_path(entry.initrd or '')))
+    for link in ('/vmlinuz', '/boot/vmlinuz'):
+        target = tree.readlink(link)
+        if target:
+            sources.append(('%s symlink' % link,
+                            bootconfig.kernel_version(target), None))
+    for how, version, initrd in sources:
+        if version in versions:
+            return version, how, boot_devices, initrd
+        if version:
+            notes.append('the %s boots kernel %s, which is not in /boot'
+                         % (how, version))
+    if len(versions) == 1:
+        return next(iter(versions)), 'the only kernel', boot_devices, None
+    if versions:
+        return None, 'no boot loader entry or /vmlinuz symlink names ' \
+            'one of the %d kernels' % len(versions), boot_devices, None
+    return None, 'no kernel found in /boot', boot_devices, None
 
 
-def _find_initrd(tree, version):
+def _find_initrd(boot_names, version):
+    """The initramfs of ``version`` among the names in /boot, or None."""
     for pattern in INITRD_PATTERNS:
-        path = '/boot/' + pattern % version
-        if tree.exists(path):
-            return path
+        if pattern % version in boot_names:
+            return '/boot/' + pattern % version
     return None
 
 
@@ -187,8 +260,14 @@ def module_states(tree, version, module_dir):
 
 
 def read_initramfs(tree, kernel, max_read, notes):
+    """List the kernel's initramfs: which modules it holds for that kernel.
+
+    Only modules under lib/modules/VERSION/ of this very kernel count: an
+    initramfs built for another kernel cannot load them.
+    """
     info = kernel['initramfs']
     path = info['path']
+    version = kernel['version']
     if path is None:
         return
     fobj = tree.open(path)
@@ -204,19 +283,28 @@ def read_initramfs(tree, kernel, max_read, notes):
     # earlier in the (sorted) archive; if not, ide/sata stay unknown.
     want = {m for m in EARLY_STOP_MODULES
             if kernel['modules'][m] in ('module', 'unknown')}
-    listing = initramfs.list_members(fobj, fobj.size, want)
+    listing = initramfs.list_members(fobj, fobj.size, want, version=version)
     info['compression'] = listing.compression
     if listing.error:
         kernel['_evidence']['initramfs'] = '%s could not be read: %s' % (
-            posixpath.basename(path), listing.error)
+            path, listing.error)
         notes.append(kernel['_evidence']['initramfs'])
         if not listing.members:
             return
     present = set()
+    others = {}
     for member in listing.members:
-        name = initramfs.module_name(member)
-        if name and '/modules/' in '/' + member:
+        member_version, name = initramfs.module_version(member)
+        if member_version == version:
             present.add(name)
+        elif member_version is not None:
+            others.setdefault(name, set()).add(member_version)
+    if others and not present:
+        stale = sorted({v for found in others.values() for v in found},
+                       key=bootconfig.version_key)
+        notes.append('%s holds modules for kernel %s, not for kernel %s'
+                     % (path, ', '.join(stale), version))
+    kernel['_evidence']['other_versions'] = others
     for module in MODULES:
         if module in present:
             info[module] = True
@@ -244,7 +332,7 @@ def _module_verdict(kernel, module):
     version = kernel['version']
     state = kernel['modules'][module]
     initrd = kernel['initramfs']
-    initrd_name = posixpath.basename(initrd['path'] or '') or None
+    path = initrd['path']
     if state == 'builtin':
         return 'ready', '%s is built into kernel %s' % (module, version)
     if state == 'missing':
@@ -256,19 +344,53 @@ def _module_verdict(kernel, module):
                 'config does not build %s in' % (version, version, module)
         return 'unknown', 'no modules.builtin/modules.dep or config for ' \
             'kernel %s to tell whether %s exists' % (version, module)
-    if initrd_name is None:
+    if path is None:
         return 'unknown', '%s.ko present but no initramfs found for kernel ' \
             '%s' % (module, version)
     if initrd[module] is True:
-        return 'ready', '%s.ko present and in %s' % (module, initrd_name)
+        return 'ready', '%s.ko for kernel %s is in initramfs %s' % (
+            module, version, path)
+    other = sorted(kernel['_evidence'].get('other_versions', {}).get(
+        module, ()), key=bootconfig.version_key)
     if initrd[module] is False:
         # The whole archive was listed: the root disk is unreachable at boot
         # until the initramfs is rebuilt with the module.
-        return 'missing', '%s.ko present but not in %s' % (module,
-                                                           initrd_name)
+        if other:
+            return 'missing', '%s.ko in %s is for kernel %s, not for the ' \
+                'kernel %s it boots' % (module, path, ', '.join(other),
+                                        version)
+        return 'missing', '%s.ko for kernel %s is not in initramfs %s' \
+            % (module, version, path)
     reason = kernel['_evidence'].get('initramfs') or \
-        '%s was not fully read' % initrd_name
-    return 'unknown', '%s.ko present; %s' % (module, reason)
+        '%s was not fully read' % path
+    return 'unknown', '%s.ko present for kernel %s; %s' % (
+        module, version, reason)
+
+
+def undetermined_verdicts(kernels, reason, drivers):
+    """Verdicts when the default kernel is unknown: all must agree.
+
+    ``drivers`` maps driver key -> verdict for each kernel in ``kernels``
+    (a list of dicts in the same order). A driver all kernels agree on
+    keeps that state; otherwise it is unknown, with each kernel's state.
+    """
+    combined = {}
+    for key in drivers[0]:
+        states = [d[key]['state'] for d in drivers]
+        if len(set(states)) == 1:
+            evidence = ['default kernel unknown (%s); all %d kernels agree'
+                        % (reason, len(kernels))]
+            for kernel, found in zip(kernels, drivers):
+                evidence.extend(found[key]['evidence'])
+            combined[key] = verdict(states[0], *evidence)
+        else:
+            combined[key] = verdict('unknown', 'default kernel unknown (%s) '
+                                    'and the kernels disagree: %s' % (
+                                        reason, ', '.join(
+                                            '%s %s' % (k['version'], s)
+                                            for k, s in zip(kernels,
+                                                            states))))
+    return combined
 
 
 def net_verdict(kernel):

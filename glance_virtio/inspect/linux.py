@@ -74,6 +74,10 @@ class Tree:
         fs, real = self._map(path)
         return fs.open(real)
 
+    def size(self, path):
+        fs, real = self._map(path)
+        return fs.size(real)
+
     def read(self, path, limit=SMALL_FILE_LIMIT):
         fs, real = self._map(path)
         return fs.read(real, limit)
@@ -104,24 +108,51 @@ def inspect_linux(root, filesystems, result, max_initramfs_read):
     result['linux'] = linux
     default = next((k for k in kernels if k['default']), None)
     if default is None:
-        reason = 'no kernel found in /boot'
-        notes.append(reason)
-        for key in result['drivers']:
-            result['drivers'][key] = verdict('unknown', reason)
-        for kernel in kernels:
-            kernel.pop('_evidence', None)
-        return
-    notes.append('default kernel %s (%s)'
-                 % (default['version'], default_source))
-    if result['os']['arch'] is None:
-        result['os']['arch'] = _arch_from_version(default['version'])
-    kernel_info.read_initramfs(tree, default, max_initramfs_read, notes)
-    for key, (module, extra) in kernel_info.BOOT_DRIVERS.items():
-        result['drivers'][key] = kernel_info.boot_verdict(default, module,
-                                                          extra)
-    result['drivers']['virtio_net'] = kernel_info.net_verdict(default)
+        _undetermined(tree, kernels, default_source, result,
+                      max_initramfs_read)
+    else:
+        notes.append('default kernel %s (%s)'
+                     % (default['version'], default_source))
+        if result['os']['arch'] is None:
+            result['os']['arch'] = _arch_from_version(default['version'])
+        result['drivers'].update(_verdicts(tree, default,
+                                           max_initramfs_read, notes))
     for kernel in kernels:
         kernel.pop('_evidence', None)
+    for fs in (root, boot):
+        if fs is not None:
+            notes.extend(fs.notes)
+
+
+def _verdicts(tree, kernel, max_read, notes):
+    kernel_info.read_initramfs(tree, kernel, max_read, notes)
+    drivers = {}
+    for key, (module, extra) in kernel_info.BOOT_DRIVERS.items():
+        drivers[key] = kernel_info.boot_verdict(kernel, module, extra)
+    drivers['virtio_net'] = kernel_info.net_verdict(kernel)
+    return drivers
+
+
+def _undetermined(tree, kernels, reason, result, max_read):
+    """Verdicts when the default kernel cannot be told (fail closed)."""
+    notes = result['notes']
+    notes.append(reason)
+    candidates = kernels[:kernel_info.MAX_CANDIDATES]
+    if not candidates or len(kernels) > len(candidates):
+        if kernels:
+            reason = 'default kernel unknown (%s) and more than %d kernels' \
+                % (reason, len(candidates))
+        for key in result['drivers']:
+            result['drivers'][key] = verdict('unknown', reason)
+        return
+    found = []
+    for kernel in candidates:
+        remaining = None
+        if max_read is not None:
+            remaining = max_read // len(candidates)
+        found.append(_verdicts(tree, kernel, remaining, notes))
+    result['drivers'].update(kernel_info.undetermined_verdicts(
+        candidates, reason, found))
 
 
 def release(tree):

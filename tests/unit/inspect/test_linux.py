@@ -23,8 +23,12 @@ def test_debian_gpt_ext4_gzip_initramfs(debian_image):
                               'virtio_net': 'ready', 'ide': 'ready',
                               'sata': 'ready'}
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko present and in initrd.img-6.1.0-18-amd64',
-        'virtio_pci.ko present and in initrd.img-6.1.0-18-amd64']
+        'virtio_blk.ko for kernel 6.1.0-18-amd64 is in initramfs '
+        '/boot/initrd.img-6.1.0-18-amd64',
+        'virtio_pci.ko for kernel 6.1.0-18-amd64 is in initramfs '
+        '/boot/initrd.img-6.1.0-18-amd64']
+    assert 'default kernel 6.1.0-18-amd64 (grub.cfg default entry)' in \
+        result['notes']
     linux = result['linux']
     assert [k['version'] for k in linux['kernels']] == [
         images.DEBIAN_KERNEL, images.DEBIAN_OLD_KERNEL]
@@ -66,10 +70,11 @@ def test_rhel_mbr_lvm_xfs_separate_boot(rhel_image):
                               'virtio_net': 'ready', 'ide': 'missing',
                               'sata': 'missing'}
     assert result['drivers']['virtio_scsi']['evidence'] == [
-        'virtio_scsi.ko present but not in '
-        'initramfs-5.14.0-70.el9.x86_64.img']
+        'virtio_scsi.ko for kernel 5.14.0-70.el9.x86_64 is not in '
+        'initramfs /boot/initramfs-5.14.0-70.el9.x86_64.img']
     assert result['drivers']['virtio_blk']['evidence'] == [
-        'virtio_blk.ko present and in initramfs-5.14.0-70.el9.x86_64.img',
+        'virtio_blk.ko for kernel 5.14.0-70.el9.x86_64 is in initramfs '
+        '/boot/initramfs-5.14.0-70.el9.x86_64.img',
         'virtio_pci is built into kernel 5.14.0-70.el9.x86_64']
     # grubenv's saved_entry picks the older kernel, not the newest.
     default = _kernel(result, images.RHEL_KERNEL)
@@ -147,7 +152,8 @@ def test_unpartitioned_ext4_old_release_file(centos_image):
     kernel = result['linux']['kernels'][0]
     assert kernel['initramfs']['compression'] == ['xz']
     assert kernel['modules']['virtio_scsi'] == 'unknown'
-    assert 'newest kernel in /boot' in result['notes'][-1]
+    assert 'default kernel %s (the only kernel)' % images.CENTOS_KERNEL \
+        in result['notes']
 
 
 def test_read_limit_gives_an_error(debian_image):
