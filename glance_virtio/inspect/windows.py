@@ -217,6 +217,8 @@ def inspect_windows(fs, result):
         windows['drivers'] = {}
         raise_unknown(result, 'the drivers cannot be read: %s' % reason)
         error_result(reason, result)
+    finally:
+        notes.extend(getattr(fs, 'notes', ()))
 
 
 def raise_unknown(result, reason):

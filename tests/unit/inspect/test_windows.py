@@ -18,6 +18,7 @@ import pytest
 from glance_virtio.cli.common import EXIT_FAILED
 from glance_virtio import detect
 from glance_virtio import model
+from glance_virtio.inspect import windows
 
 from tests.fixtures import disk
 from tests.fixtures import regf
@@ -471,3 +472,20 @@ def test_select_default_other_than_current_is_noted(tmp_path):
     assert _blk(result)['state'] == 'ready'
     assert 'Select\\Default=2 differs from Select\\Current=1; the verdicts ' \
         'rest on ControlSet001' in result['notes']
+
+
+class _CappedVolume:
+    """A volume whose path lookups already hit a cap (too many parts)."""
+
+    kind = 'ntfs'
+    notes = ['path lookup stopped after 4096 parts']
+
+    def open(self, path):
+        return None
+
+
+def test_filesystem_cap_notes_reach_the_result():
+    result = {'os': {}, 'notes': [], 'drivers': {'virtio_blk': None}}
+    windows.inspect_windows(_CappedVolume(), result)
+    assert 'path lookup stopped after 4096 parts' in result['notes']
+    assert result['drivers']['virtio_blk']['state'] == 'unknown'
