@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 from glance_virtio import rules
 
 BLOCKINFO = 'nova/virt/libvirt/blockinfo.py'
-INSTANCE_DIR = '/var/lib/nova/instances/<instance-uuid>/'
+INSTANCE_DIR = '/var/lib/nova/instances/INSTANCE-UUID/'
 PREFIX = {'ide': 'hd', 'virtio': 'vd', 'scsi': 'sd', 'usb': 'sd',
           'sata': 'sd', 'fdc': 'fd'}
 ENUM_BUSES = rules.DISK_BUSES
@@ -152,6 +152,10 @@ def effective(props):
     elif adapter:
         out.update(hw_disk_bus='scsi', hw_scsi_model=adapter)
     out.update({k: v for k, v in props.items() if v is not None})
+    if out.get('hw_scsi_model'):
+        # SCSIModelField.coerce: lowercased, VMware names mapped.
+        out['hw_scsi_model'] = rules.canonical('hw_scsi_model',
+                                               out['hw_scsi_model'])
     return out
 
 

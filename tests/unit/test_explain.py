@@ -72,7 +72,7 @@ def test_machine_type_per_architecture():
 def test_legacy_vmware_adaptertype_is_scsi_with_that_model():
     """image_meta.py _set_attr_from_legacy_names; current names win."""
     s = ex.state({'vmware_adaptertype': 'lsiLogic'})
-    assert (s.disk_bus, s.scsi_model) == ('scsi', 'lsiLogic')
+    assert (s.disk_bus, s.scsi_model) == ('scsi', 'lsilogic')
     assert ex.state({'vmware_adaptertype': 'ide'}).disk_bus == 'ide'
     assert ex.state({'vmware_adaptertype': 'ide',
                      'hw_disk_bus': 'virtio'}).disk_bus == 'virtio'
