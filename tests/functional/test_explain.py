@@ -12,6 +12,12 @@ from tests.functional.conftest import run
 from tests.functional.conftest import run_json
 import load_samples
 
+# vioscsi installed (service and file) but demand-start: the staged case.
+images.WINDOWS_VARIANTS.setdefault('vioscsi-demand', dict(
+    services={'viostor': 0, 'vioscsi': 3, 'netkvm': 3, 'storahci': 3,
+              'intelide': 3, 'pciide': 3, 'atapi': 3},
+    cdd=[('pci#ven_1af4&dev_1001&subsys_00021af4&rev_00', 'viostor')]))
+
 
 def by_name(rows):
     return {r['Name']: r for r in rows}
@@ -122,7 +128,9 @@ def uploaded(admin, tmp_path_factory):
              ('uuid-names', images.debian_qcow2(work), 'qcow2',
               {'hw_disk_bus': 'virtio', 'os_type': 'linux'}),
              ('win-viostor', images.windows_qcow2(work, 'viostor'), 'qcow2',
-              {'hw_disk_bus': 'virtio', 'os_type': 'windows'})]
+              {'hw_disk_bus': 'virtio', 'os_type': 'windows'}),
+             ('win-demand', images.windows_qcow2(work, 'vioscsi-demand'),
+              'qcow2', {'hw_disk_bus': 'virtio', 'os_type': 'windows'})]
     loaded = {}
     for name, path, fmt, props in specs:
         with open(path, 'rb') as data:
@@ -152,3 +160,23 @@ def test_deep_reads_what_the_guest_names(uploaded, policy_file):
     win = rows['explain-win-viostor']['Guest']
     assert win[0] == 'breaks' and win[1].startswith('vioscsi boot-start: '
                                                     'missing'), win
+
+
+def test_deep_windows_installed_but_demand_start_is_staged(
+        uploaded, policy_file, tmp_path):
+    image_id = uploaded['win-demand']
+    rows, _ = run_json('--config-file', policy_file, 'explain', image_id,
+                       '--bus', 'scsi', '--deep', check=0)
+    guest = rows[0]['Guest']
+    assert guest[0] == 'staged', guest
+    assert any('Start = 0, and no StartOverride' in line for line in guest)
+    path = str(tmp_path / 'win.md')
+    run('--config-file', policy_file, 'set', image_id, '--bus', 'scsi',
+        '--deep', '--dry-run', '--runbook', path, check=5)
+    with open(path) as f:
+        text = f.read()
+    staged = text.split('## Windows: staged cut-over', 1)[1].split(
+        '\n## ', 1)[0]
+    assert '(`%s`)' % image_id in staged
+    assert 'extra small volume on the scsi bus' in staged
+    assert '- Action: **blocked**' in text
