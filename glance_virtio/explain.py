@@ -76,7 +76,7 @@ CONTROLLERS = {
                       '[AHCI mode]', '8086:2922', 'SATA controller [0106]',
                       'Intel Corporation', 'ahci', 'storahci (msahci)'),
     'lsilogic': _ctl('53c895a', '1000:0012', _SCSI, 'Broadcom / LSI',
-                     'sym53c8xx', 'none inbox in current Windows'),
+                     'sym53c8xx', 'no inbox driver since Windows Vista'),
 }
 
 
@@ -297,24 +297,41 @@ def controller_xml(scsi_model):
     return '<controller type="scsi" index="0" model="%s"/>' % scsi_model
 
 
-def controller_for(bus, scsi_model, machine):
+# libvirt qemu_domain_address.c qemuDomainSetSCSIControllerModel: with no
+# model, ibmvscsi on pseries, else lsilogic where QEMU has the LSI device
+# (RHEL's QEMU does not: then virtio-scsi). Other architectures: unknown.
+LIBVIRT_SCSI_DEFAULT = {'x86_64': 'lsilogic', 'i686': 'lsilogic',
+                        'ppc64le': 'ibmvscsi', 'ppc64': 'ibmvscsi'}
+
+
+def is_pcie(machine):
+    """q35 and aarch64 virt put devices on PCIe ports: modern virtio ids."""
+    return 'q35' in machine or machine == 'virt' or \
+        machine.startswith('virt-')
+
+
+def controller_for(bus, scsi_model, machine, arch='x86_64'):
     """The controller a disk on ``bus`` sits behind, and what libvirt adds."""
-    modern = 'q35' in machine
+    modern = is_pcie(machine)
     if bus == 'virtio':
         key = 'virtio-blk-modern' if modern else 'virtio-blk-transitional'
         implicit = ('<controller type="pci" model="pcie-root-port"/> '
                     '(one per virtio-blk disk)') if modern else None
         return CONTROLLERS[key], implicit
     if bus == 'scsi':
+        implicit = None
+        if not scsi_model:
+            scsi_model = LIBVIRT_SCSI_DEFAULT.get(arch)
+            implicit = ('<controller type="scsi" index="0" model="%s"/>'
+                        % scsi_model) if scsi_model else \
+                '<controller type="scsi" index="0"/> (model: libvirt default)'
         if scsi_model == 'virtio-scsi':
             key = 'virtio-scsi-modern' if modern else \
                 'virtio-scsi-transitional'
-            return CONTROLLERS[key], None
-        if scsi_model in (None, 'lsilogic'):
-            implicit = None if scsi_model else \
-                '<controller type="scsi" index="0" model="lsilogic"/>'
+            return CONTROLLERS[key], implicit
+        if scsi_model == 'lsilogic':
             return CONTROLLERS['lsilogic'], implicit
-        return None, None
+        return None, implicit
     if bus == 'ide':
         return CONTROLLERS['piix3-ide'], '<controller type="ide" index="0"/>'
     if bus == 'sata':
@@ -393,7 +410,7 @@ def state(props, default_machine='pc', options=Options(), disk_format=None):
         xml.append(controller_xml(scsi_model))
     controllers, implicit = [], []
     for bus in dict.fromkeys(d['bus'] for d in raw):
-        found, added = controller_for(bus, scsi_model, machine)
+        found, added = controller_for(bus, scsi_model, machine, arch)
         if found and found not in controllers:
             controllers.append(found)
         if added and added not in implicit:

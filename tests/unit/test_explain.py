@@ -163,3 +163,16 @@ def test_windows_boot_start_is_ok():
 def test_device_letters_follow_nova():
     assert [ex.device_letters(i) for i in (0, 25, 26, 27)] == \
         ['a', 'z', 'aa', 'ab']
+
+
+def test_aarch64_virt_is_pcie_and_its_default_scsi_model_unknown():
+    """virt is PCIe (modern ids); libvirt's SCSI default is not assumed."""
+    s = ex.state({'architecture': 'aarch64',
+                  'hw_cdrom_bus': 'scsi'}, '')
+    assert s.machine_type == 'virt'
+    assert [c.pci_id for c in s.controllers] == ['1af4:1042']
+    assert s.implicit_xml[-1] == \
+        '<controller type="scsi" index="0"/> (model: libvirt default)'
+    s = ex.state({'architecture': 'aarch64', 'hw_disk_bus': 'scsi',
+                  'hw_scsi_model': 'virtio-scsi'}, '')
+    assert [c.pci_id for c in s.controllers] == ['1af4:1048']
