@@ -11,7 +11,7 @@ against Nova's own code.
 
 import dataclasses
 import re
-from typing import Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 from glance_virtio import rules
 
@@ -175,6 +175,8 @@ def machine_type(props, default, arch):
     """
     if props.get('hw_machine_type'):
         return props['hw_machine_type'], 'image hw_machine_type'
+    if isinstance(default, Mapping):
+        default = ['%s=%s' % item for item in default.items()]
     entries = default if isinstance(default, (list, tuple)) else \
         [e for e in re.split(r'[,\s]+', default or '') if e]
     for entry in entries:

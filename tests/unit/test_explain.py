@@ -67,6 +67,8 @@ def test_machine_type_per_architecture():
     arm = ex.state({'architecture': 'aarch64'}, 'x86_64=q35')
     assert (arm.machine_type, arm.cdrom_bus) == ('virt', 'scsi')
     assert ex.state({}, '').machine_type == 'pc'
+    assert ex.state({}, {'x86_64': 'q35'}).machine_type == 'q35'
+    assert ex.state({}, ['aarch64=virt']).machine_type == 'pc'
 
 
 def test_legacy_vmware_adaptertype_is_scsi_with_that_model():
