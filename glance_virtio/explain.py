@@ -588,14 +588,18 @@ class Explanation:
 def explain(props, default_machine='pc', bus=None, scsi_model=None,
             machine=None, inspection=None, options=Options(),
             disk_format=None):
-    """Current state and, with ``bus``, the target state and guest checks."""
+    """Current state and, with ``bus`` or ``machine``, the target state."""
     before = state(props, default_machine, options, disk_format)
-    if not bus:
-        current = before.disk_bus if before.disk_bus in KVM_BUSES else None
+    current = before.disk_bus if before.disk_bus in KVM_BUSES else None
+    if not bus and not machine:
         guest = guest_checks(inspection, before, before, current) \
             if inspection else None
         return Explanation(before, None, guest)
-    after = state(target_properties(props, bus, scsi_model, machine),
-                  default_machine, options, disk_format)
+    if bus:
+        wanted = target_properties(props, bus, scsi_model, machine)
+    else:
+        wanted = dict(props, hw_machine_type=machine)
+    after = state(wanted, default_machine, options, disk_format)
     return Explanation(before, after,
-                       guest_checks(inspection, before, after, bus))
+                       guest_checks(inspection, before, after,
+                                    bus or current))

@@ -117,7 +117,8 @@ class ExplainImages(lister.Lister):
                             help='hw_scsi_model with --bus scsi (default: '
                                  'site policy, virtio-scsi)')
         parser.add_argument('--machine-type', metavar='<type>',
-                            help='Target hw_machine_type, e.g. q35')
+                            help='Target hw_machine_type, e.g. q35 (alone: '
+                                 'the same bus on that machine type)')
         parser.add_argument('--no-config-drive', dest='config_drive',
                             action='store_false',
                             help='Servers boot without a config drive')
@@ -135,8 +136,6 @@ class ExplainImages(lister.Lister):
         args = parsed_args
         if args.scsi_model and args.bus != 'scsi':
             raise exceptions.CommandError('--scsi-model needs --bus scsi')
-        if args.machine_type and not args.bus:
-            raise exceptions.CommandError('--machine-type needs --bus')
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app)
         conn = common.connection(self.app)

@@ -178,3 +178,12 @@ def test_aarch64_virt_is_pcie_and_its_default_scsi_model_unknown():
     s = ex.state({'architecture': 'aarch64', 'hw_disk_bus': 'scsi',
                   'hw_scsi_model': 'virtio-scsi'}, '')
     assert [c.pci_id for c in s.controllers] == ['1af4:1048']
+
+
+def test_machine_type_alone_keeps_the_bus():
+    x = ex.explain({'hw_disk_bus': 'ide'}, 'pc', machine='q35')
+    assert (x.after.disk_bus, x.after.machine_type) == ('ide', 'q35')
+    assert any('has no IDE' in e for e in x.after.errors)
+    assert x.before.errors == ()
+    virtio = ex.explain({}, 'pc', machine='q35').to_dict()
+    assert 'one pcie-root-port per disk' in virtio['gains']
