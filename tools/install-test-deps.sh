@@ -44,6 +44,10 @@ missing_packages() {
 }
 
 missing=$(missing_packages)
+# tools/nova-oracle.sh makes a virtualenv for Nova (the explain oracle).
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing="$missing python3-venv"
+fi
 if [ -n "$missing" ]; then
     echo "install-test-deps: installing:" $missing
     if [ "$(id -u)" != 0 ]; then

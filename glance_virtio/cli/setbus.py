@@ -9,6 +9,7 @@ from osc_lib import exceptions
 from glance_virtio import apply
 from glance_virtio.cli import common
 from glance_virtio.cli import progress
+from glance_virtio.cli import runbook
 from glance_virtio import conf
 from glance_virtio import journal
 from glance_virtio import plan
@@ -178,6 +179,7 @@ class SetBus(common.Lister):
                                  '(repeatable), e.g. GV011')
         common.add_deep(parser)
         add_apply_options(parser)
+        runbook.add_option(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -199,6 +201,7 @@ class SetBus(common.Lister):
                                  common.base_images(conn, images),
                                  inspections)
         counts = plan.summary(changes)
+        runbook.write(self.app, config, args, changes, inspections)
         sys.stderr.write('plan: %(change)d to change, %(unchanged)d '
                          'unchanged, %(blocked)d blocked, %(skipped)d '
                          'skipped\n' % counts)
