@@ -1,4 +1,4 @@
-"""Helpers for functional tests that need the local cloud (tools/devcloud.py).
+"""Helpers for functional tests that need the local cloud (tools/devcloud).
 
     info = ensure_running()      # installs + starts on first use (slow once)
     os.environ['OS_CLIENT_CONFIG_FILE'] = info['clouds_yaml']
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'devcloud.py'
+SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'devcloud'
 
 
 class DevcloudError(RuntimeError):

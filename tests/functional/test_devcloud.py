@@ -1,7 +1,9 @@
 """tools/devcloud.sh says clearly what it did, or why it could not."""
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 from tests.functional import devcloud
 
@@ -45,3 +47,23 @@ def test_stop_and_status_of_a_cloud_that_is_not_running(tmp_path):
     status = devcloud_sh('status', state=tmp_path)
     assert status.returncode == 3
     assert 'keystone stopped' in status.stdout
+
+
+def test_info_names_every_service_and_no_password(cloud):
+    result = devcloud_sh('info')
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info['keystone_url'].endswith('/v3')
+    assert info['glance_url'].startswith('http://127.0.0.1:')
+    passwords = json.loads(
+        (Path(info['state_dir']) / 'secrets.json').read_text())
+    assert set(passwords) >= {'admin', 'demo', 'glance'}
+    for password in passwords.values():
+        assert password not in result.stdout + result.stderr
+
+
+def test_usage_names_the_commands_of_each_service():
+    result = devcloud_sh()
+    assert result.returncode == 2
+    assert 'stop-SERVICE [--kill]|start-SERVICE' in result.stderr
+    assert 'keystone, glance' in result.stderr

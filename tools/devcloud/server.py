@@ -1,0 +1,209 @@
+"""Service: one WSGI server of the local cloud, its port, pid and log.
+
+A service module in devcloud/services/ defines SERVICE, an instance of a
+Service subclass that sets the class attributes and overrides configure(),
+prepare() and, if it can tell, smoke().
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from devcloud.base import (DATA, ETC, Fail, HOST, LOGS, RUN, START_TIMEOUT,
+                           STATE, VENV, http, say, start_job, tail)
+
+# keystone parses sys.argv with oslo.config, so waitress-serve's own
+# arguments would break it: import the app with a clean argv instead.
+# oslo.db opens SQLite transactions with a deferred BEGIN; a transaction
+# that reads and then writes fails at once with "database is locked" when
+# another thread writes meanwhile (no busy wait).  BEGIN IMMEDIATE takes the
+# write lock up front, so concurrent requests queue on busy_timeout instead.
+LAUNCHER = '''
+import importlib, sqlite3, sys, waitress
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+@event.listens_for(Engine, 'connect')
+def _busy_timeout(dbapi_con, record):
+    if isinstance(dbapi_con, sqlite3.Connection):
+        dbapi_con.execute('PRAGMA busy_timeout = 60000')
+
+@event.listens_for(Engine, 'before_cursor_execute', retval=True)
+def _begin_immediate(conn, cursor, stmt, params, context, many):
+    if stmt == 'BEGIN' and conn.dialect.name == 'sqlite':
+        stmt = 'BEGIN IMMEDIATE'
+    return stmt, params
+
+svc, app, port = sys.argv[1:]
+sys.argv = ['devcloud-' + svc]
+mod, attr = app.split(':')
+app = getattr(importlib.import_module(mod), attr)
+# threads: concurrency; body size: let big images in (default 1 GiB).
+waitress.serve(app, host='%s', port=int(port), threads=16,
+               max_request_body_size=1 << 40, ident='devcloud-' + svc)
+''' % HOST
+
+
+def alive(pid):
+    """False once pid is gone, or a zombie whose threads have all exited.
+
+    A multi-threaded server's leader turns Z before its sockets close.
+    """
+    try:
+        state = Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1]
+        return state.split()[0] != 'Z' or \
+            len(os.listdir('/proc/%d/task' % pid)) > 1
+    except OSError:
+        return False
+
+
+def port_free(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress
+    try:
+        s.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class Service:
+    name = None           # also the name of its keystone user, if any
+    order = 50            # start order; stop goes in reverse
+    default_port = None   # overridden by DEVCLOUD_<NAME>_PORT
+    app = None            # the WSGI application, 'module:attribute'
+    config_env = None     # variable naming the config directory
+    probe = '/'           # a path that answers 200 once the server is up
+    path = ''             # appended to the URL in the catalog and info
+    service_type = None   # catalog service type, if it has endpoints
+    service_roles = ()    # roles of its user in project 'service', if any
+
+    def __init__(self):
+        self.port_env = 'DEVCLOUD_%s_PORT' % self.name.upper()
+        self.port = int(os.environ.get(self.port_env, self.default_port))
+        self.url = 'http://%s:%d' % (HOST, self.port)
+        self.etc = ETC / self.name
+        self.data = DATA
+        self.log = LOGS / ('%s.log' % self.name)
+        self.pidfile = RUN / ('%s.pid' % self.name)
+
+    @property
+    def endpoint(self):
+        return self.url + self.path
+
+    # --- to override -------------------------------------------------------
+
+    def configure(self, cloud):
+        """Write this service's configuration (on every start)."""
+
+    def prepare(self, cloud, done):
+        """Start one-time setup; return a function that waits for it.
+
+        done is setup.json: mark the steps done there (and save_setup()).
+        """
+        return lambda: None
+
+    def smoke(self, cloud):
+        """Raise Fail unless the running service really works."""
+
+    def info(self):
+        """Extra entries for `devcloud.sh info` (no secrets)."""
+        return {}
+
+    # --- processes ---------------------------------------------------------
+
+    def manage(self, conf, *args, env=None):
+        """Start `<name>-manage --config-file conf args` in the background.
+
+        Each *-manage run spends ~4s importing, so independent steps run
+        in parallel, each with its own log.
+        """
+        log = LOGS / ('setup-%s-%s.log' % (self.name, args[0]))
+        return start_job([VENV / 'bin' / ('%s-manage' % self.name),
+                          '--config-file', conf] + list(args), log, env)
+
+    def running_pid(self):
+        """The pid of our live server, or None (cleans stale files)."""
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path('/proc/%d/cmdline' % pid).read_bytes()
+        except (OSError, ValueError):
+            pid = None
+        else:
+            # Ignore dead and recycled pids.
+            if not alive(pid) or str(VENV).encode() not in cmdline:
+                pid = None
+        if pid is None:
+            with contextlib.suppress(OSError):
+                self.pidfile.unlink()
+        return pid
+
+    def check_port(self):
+        if not port_free(self.port):
+            raise Fail('port %d (%s) on %s is already in use by another '
+                       'program; free it or choose another port with %s='
+                       '<port>' % (self.port, self.name, HOST, self.port_env))
+
+    def launch(self):
+        """Start the server detached; wait_ready() checks on it."""
+        env = dict(os.environ, **{self.config_env: str(self.etc)})
+        env.pop('OS_CLOUD', None)
+        cmd = [VENV / 'bin' / 'python', '-c', LAUNCHER, self.name, self.app,
+               str(self.port)]
+        with open(self.log, 'ab') as f:
+            f.write(('\n=== %s starting %s ===\n' % (
+                time.strftime('%F %T'), self.name)).encode())
+            f.flush()
+            proc = subprocess.Popen([str(c) for c in cmd], stdout=f,
+                                    stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env,
+                                    cwd=STATE, start_new_session=True)
+        self.pidfile.write_text('%d\n' % proc.pid)
+        proc.deadline = time.time() + START_TIMEOUT
+        return proc
+
+    def answers(self, timeout=2):
+        """The HTTP status of the probe (OSError if nothing answers)."""
+        return http('GET', self.url + self.probe, timeout=timeout)[0]
+
+    def wait_ready(self, proc):
+        while time.time() < proc.deadline:
+            if proc.poll() is not None:
+                self.pidfile.unlink()
+                raise Fail('%s exited with code %s during start\n%s' % (
+                    self.name, proc.returncode, tail(self.log)))
+            with contextlib.suppress(OSError):
+                if self.answers() == 200:
+                    return proc.pid
+            time.sleep(0.25)
+        self.terminate(proc.pid)
+        raise Fail('%s did not answer on %s within %ds\n%s' % (
+            self.name, self.url + self.probe, START_TIMEOUT, tail(self.log)))
+
+    def terminate(self, pid, kill=False):
+        sig = signal.SIGKILL if kill else signal.SIGTERM
+        for sig, wait in ((sig, 10), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+            deadline = time.time() + wait
+            while alive(pid) and time.time() < deadline:
+                time.sleep(0.05)
+            if not alive(pid):
+                break
+        with contextlib.suppress(OSError):
+            self.pidfile.unlink()
+
+    def stop(self, kill=False):
+        pid = self.running_pid()
+        if pid is None:
+            say('%s is not running' % self.name)
+            return
+        self.terminate(pid, kill)
+        say('%s stopped (pid %d%s)' % (self.name, pid,
+                                       ', SIGKILL' if kill else ''))
