@@ -74,7 +74,7 @@ class InspectImages(lister.Lister):
         if parsed_args.max_read:
             config.set_override('max_read_mib', parsed_args.max_read,
                                 group='inspect')
-        long = parsed_args.long or common.wants_everything(parsed_args)
+        long = common.wants_long(parsed_args, LONG_COLUMNS)
         rows = [row(path, path, inspection.inspect_path(path, config), long)
                 for path in parsed_args.files]
         if parsed_args.images:
