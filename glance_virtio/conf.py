@@ -3,6 +3,7 @@
 import os
 
 from oslo_config import cfg
+from oslo_config import types
 
 from glance_virtio import model
 
@@ -67,7 +68,92 @@ def load(config_file=None):
         raise cfg.ConfigFilesNotFoundError([config_file])
     conf([], project=PROJECT, default_config_files=files,
          validate_default_values=True)
+    for path in conf.config_file:
+        validate_file(path)
     return conf
+
+
+class PolicyFileError(ValueError):
+    """One line naming the file, section, option and value at fault."""
+
+
+def validate_file(path):
+    """Check every section, option and value of a site policy file.
+
+    oslo.config ignores unknown sections and options and checks a value
+    only when it is used: check them all now, before anything happens.
+    """
+    sections = {}
+    try:
+        cfg.ConfigParser(path, sections).parse()
+    except cfg.ParseError as e:
+        raise PolicyFileError('%s: %s' % (path, e))
+    known = {group: {o.dest: o for o in opts} for group, opts in list_opts()}
+    groups = ', '.join('[%s]' % g for g in known)
+    known['DEFAULT'] = {}
+    for section, options in sections.items():
+        if section not in known:
+            raise PolicyFileError('%s: unknown section [%s] (sections: %s)' % (
+                path, section, groups))
+        for name, values in options.items():
+            opt = known[section].get(name)
+            if opt is None:
+                raise PolicyFileError(
+                    '%s: [%s] unknown option %r (options: %s)' % (
+                        path, section, name, ', '.join(sorted(
+                            known[section])) or 'none'))
+            for value in values:
+                problem = _check(opt, value)
+                if problem:
+                    raise PolicyFileError('%s: [%s] %s = %s: %s' % (
+                        path, section, name, value, problem))
+
+
+def _check(opt, value):
+    """Why value is not valid for opt, or None."""
+    try:
+        parsed = opt.type(value)
+    except ValueError as e:
+        if isinstance(opt.type, types.Integer):
+            return 'not a whole number%s' % _bounds(opt.type)
+        return '%s%s' % (e, _COMMENT if '#' in value else '')
+    check = CHECKS.get(opt.dest)
+    return check(parsed) if check else None
+
+
+_COMMENT = ' (a # comment must be on a line of its own)'
+
+
+def _bounds(kind):
+    if kind.min is not None and kind.max is not None:
+        return ' from %d to %d' % (kind.min, kind.max)
+    if kind.min is not None:
+        return ' of at least %d' % kind.min
+    return ''
+
+
+def _rule_ids(ids):
+    from glance_virtio import rules
+    unknown = sorted(set(i.upper() for i in ids) - set(rules.by_id()))
+    if unknown:
+        return 'unknown rule %s (see the rules command)' % ', '.join(unknown)
+
+
+def _severities(overrides):
+    unknown = _rule_ids(overrides)
+    if unknown:
+        return unknown
+    wrong = sorted(set(overrides.values()) - set(model.SEVERITIES))
+    if wrong:
+        return 'severity %s is not one of %s' % (
+            ', '.join(wrong), ', '.join(model.SEVERITIES))
+
+
+# Checks beyond the option's type, by option name.
+CHECKS = {
+    'disabled_rules': _rule_ids,
+    'severity_overrides': _severities,
+}
 
 
 def policy(conf, allowed=()):

@@ -31,3 +31,35 @@ def test_bad_values_are_refused(tmp_path):
         conf.policy(conf.load(str(path)))
     with pytest.raises(cfg.ConfigFilesNotFoundError):
         conf.load(str(tmp_path / 'missing.conf'))
+
+
+@pytest.mark.parametrize('text, named', [
+    ('[policy]\nconcurrency = lots\n',
+     '[policy] concurrency = lots: not a whole number from 1 to 64'),
+    ('[policy]\nconcurrency = 65\n', '[policy] concurrency = 65'),
+    ('[policy]\ndisabled_rules = GV015,GV999\n',
+     '[policy] disabled_rules = GV015,GV999: unknown rule GV999'),
+    ('[policy]\nseverity_overrides = GV999:error\n', 'unknown rule GV999'),
+    ('[policy]\nseverity_overrides = GV004:fatal\n',
+     '[policy] severity_overrides = GV004:fatal: severity fatal'),
+    ('[polcy]\nconcurrency = 4\n', 'unknown section [polcy]'),
+    ('[policy]\nconcurency = 4\n', "[policy] unknown option 'concurency'"),
+    ('[DEFAULT]\ndebug = true\n', "[DEFAULT] unknown option 'debug'"),
+    ('[inspect]\nmax_read_mib = 0\n', '[inspect] max_read_mib = 0'),
+    ('[policy]\npreferred_bus = virtio  # fastest\n',
+     'a # comment must be on a line of its own'),
+])
+def test_every_option_is_checked_when_loaded(tmp_path, text, named):
+    path = tmp_path / 'gv.conf'
+    path.write_text(text)
+    with pytest.raises(conf.PolicyFileError) as error:
+        conf.load(str(path))
+    message = str(error.value)
+    assert message.startswith(str(path) + ': ') and named in message
+    assert '\n' not in message
+
+
+def test_an_empty_default_section_is_fine(tmp_path):
+    path = tmp_path / 'gv.conf'
+    path.write_text('[DEFAULT]\n[journal]\ndirectory = /tmp/j\n')
+    assert conf.load(str(path)).journal.directory == '/tmp/j'
