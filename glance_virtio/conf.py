@@ -1,6 +1,7 @@
 """The operator's site policy file, read with oslo.config."""
 
 import os
+import re
 
 from oslo_config import cfg
 from oslo_config import types
@@ -111,17 +112,17 @@ def validate_file(path):
 
 def _check(opt, value):
     """Why value is not valid for opt, or None."""
+    if re.search(r'\s#', value):
+        return 'oslo.config reads a trailing # comment as part of the ' \
+            'value: put the comment on a line of its own'
     try:
         parsed = opt.type(value)
     except ValueError as e:
         if isinstance(opt.type, types.Integer):
             return 'not a whole number%s' % _bounds(opt.type)
-        return '%s%s' % (e, _COMMENT if '#' in value else '')
+        return str(e)
     check = CHECKS.get(opt.dest)
     return check(parsed) if check else None
-
-
-_COMMENT = ' (a # comment must be on a line of its own)'
 
 
 def _bounds(kind):

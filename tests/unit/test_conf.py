@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from oslo_config import cfg
 
@@ -47,7 +49,9 @@ def test_bad_values_are_refused(tmp_path):
     ('[DEFAULT]\ndebug = true\n', "[DEFAULT] unknown option 'debug'"),
     ('[inspect]\nmax_read_mib = 0\n', '[inspect] max_read_mib = 0'),
     ('[policy]\npreferred_bus = virtio  # fastest\n',
-     'a # comment must be on a line of its own'),
+     'put the comment on a line of its own'),
+    ('[policy]\ndefault_machine_type = q35  # as nova.conf says\n',
+     '[policy] default_machine_type = q35  # as nova.conf says: oslo'),
 ])
 def test_every_option_is_checked_when_loaded(tmp_path, text, named):
     path = tmp_path / 'gv.conf'
@@ -63,3 +67,27 @@ def test_an_empty_default_section_is_fine(tmp_path):
     path = tmp_path / 'gv.conf'
     path.write_text('[DEFAULT]\n[journal]\ndirectory = /tmp/j\n')
     assert conf.load(str(path)).journal.directory == '/tmp/j'
+
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'README.md')
+
+
+def test_the_readme_example_policy_works_as_pasted(tmp_path):
+    with open(README, encoding='utf-8') as f:
+        text = f.read()
+    section = text[text.index('\n## Site policy'):]
+    block = section[section.index('```ini\n') + 7:]
+    block = block[:block.index('```')]
+    path = tmp_path / 'gv.conf'
+    path.write_text(block)
+    loaded = conf.load(str(path))
+    policy = conf.policy(loaded)
+    assert policy.default_machine_type == 'q35'
+    assert policy.severity_overrides == {'GV004': 'info'}
+    assert policy.disabled_rules == ('GV015',)
+    assert loaded.policy.concurrency == 8
+    assert loaded.journal.directory.endswith('glance-virtio/journal')
+    # Each section the README documents has an example there.
+    for group, _ in conf.list_opts():
+        assert '[%s]' % group in block
