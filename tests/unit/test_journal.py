@@ -110,3 +110,17 @@ def test_a_journal_of_one_write_loads(tmp_path):
     start, [entry] = journal.load(str(path))
     assert start['command'] == 'set'
     assert entry['before'] == {'k': None} and entry['outcome'] == 'uncertain'
+
+
+def test_rolling_back_as_someone_else_is_named():
+    from glance_virtio.cli import rollback
+    start = {'type': 'start', 'cloud': 'prod', 'project_id': 'p1',
+             'user_id': 'u1', 'auth_url': 'https://k/v3'}
+    same = {'cloud': 'prod', 'project_id': 'p1', 'user_id': 'u1',
+            'auth_url': 'https://k/v3'}
+    assert rollback.identity_warning(start, same) is None
+    warning = rollback.identity_warning(start, dict(same, project_id='p2',
+                                                    cloud='lab'))
+    assert 'cloud prod, project_id p1' in warning
+    assert 'cloud lab, project_id p2' in warning
+    assert 'user_id' not in warning
