@@ -61,6 +61,15 @@ def json_patch(current, desired):
     return ops
 
 
+def differences(found, expected):
+    """'key is X, expected Y' for each key whose value differs."""
+    def shown(value):
+        return 'unset' if value is None else value
+    return ', '.join('%s is %s, expected %s' % (k, shown(found.get(k)),
+                                                shown(v))
+                     for k, v in expected.items() if found.get(k) != v)
+
+
 def _values(image, keys):
     return {k: image.properties.get(k) for k in keys}
 
@@ -80,7 +89,7 @@ def write_one(conn, write, journal, sleep=time.sleep):
     """Apply one Write; never raises for a per-image failure."""
     keys = list(write.desired)
     desired = dict(write.desired)
-    current, wrote, note = dict(write.expected), False, ''
+    current, wrote = dict(write.expected), False
     maybe_landed = False
     try:
         for attempt in range(1, ATTEMPTS + 1):
@@ -91,8 +100,7 @@ def write_one(conn, write, journal, sleep=time.sleep):
             if current != dict(write.expected):
                 return _finish(journal, write, CONFLICT, current, wrote,
                                'changed by someone else since the plan: %s'
-                               % ', '.join(k for k in keys if current[k]
-                                           != write.expected[k]))
+                               % differences(current, write.expected))
             ops = json_patch(image.properties, desired)
             journal.write('intent', image=write.image_id, name=write.name,
                           before=current, after=desired, ops=ops)
@@ -108,13 +116,8 @@ def write_one(conn, write, journal, sleep=time.sleep):
                 LOG.info('%s: %s; re-reading before retry', write.image_id, e)
                 sleep(0.5 * 2 ** (attempt - 1))
                 continue
+            # Glance answers a PATCH with the image as stored: verify that.
             current = _values(answer, keys)
-            try:
-                current = _values(_retry(glance.get_image, conn,
-                                         write.image_id, sleep=sleep), keys)
-            except glance.GlanceError as e:
-                note = ('verified by the PATCH answer only; the re-read '
-                        'failed: %s' % e)
             break
     except glance.GlanceError as e:
         if maybe_landed:
@@ -124,10 +127,10 @@ def write_one(conn, write, journal, sleep=time.sleep):
         return _finish(journal, write, FAILED, current, wrote, str(e))
     if current != desired:
         return _finish(journal, write, CONFLICT, current, wrote,
-                       'verification read shows %s: a concurrent writer'
-                       % current)
+                       'Glance answered the PATCH with %s: a concurrent '
+                       'writer' % differences(current, desired))
     return _finish(journal, write, CHANGED if wrote else UNCHANGED, current,
-                   wrote, note)
+                   wrote)
 
 
 def _finish(journal, write, outcome, observed, wrote, error=''):

@@ -1,8 +1,10 @@
 """The operator's site policy file, read with oslo.config."""
 
 import os
+import re
 
 from oslo_config import cfg
+from oslo_config import types
 
 from glance_virtio import model
 
@@ -70,7 +72,110 @@ def load(config_file=None):
         raise cfg.ConfigFilesNotFoundError([config_file])
     conf([], project=PROJECT, default_config_files=files,
          validate_default_values=True)
+    for path in conf.config_file:
+        validate_file(path)
     return conf
+
+
+class PolicyFileError(ValueError):
+    """One line naming the file, section, option and value at fault."""
+
+
+def validate_file(path):
+    """Check every section, option and value of a site policy file.
+
+    oslo.config ignores unknown sections and options and checks a value
+    only when it is used: check them all now, before anything happens.
+    """
+    sections = {}
+    try:
+        cfg.ConfigParser(path, sections).parse()
+    except cfg.ParseError as e:
+        raise PolicyFileError('%s: %s' % (path, e))
+    known = {group: _names(opts) for group, opts in list_opts()}
+    groups = ', '.join('[%s]' % g for g in known)
+    known['DEFAULT'] = {}
+    for section, options in sections.items():
+        if section not in known:
+            raise PolicyFileError('%s: unknown section [%s] (sections: %s)' % (
+                path, section, groups))
+        for name, values in options.items():
+            opt = known[section].get(name)
+            if opt is None:
+                raise PolicyFileError(
+                    '%s: [%s] unknown option %r (options: %s)' % (
+                        path, section, name, ', '.join(sorted(
+                            known[section])) or 'none'))
+            for value in values:
+                problem = _check(opt, value)
+                if problem:
+                    raise PolicyFileError('%s: [%s] %s = %s: %s' % (
+                        path, section, name, value, problem))
+
+
+def _names(opts):
+    """Each option by its name and by its deprecated names."""
+    names = {}
+    for opt in opts:
+        names[opt.dest] = opt
+        for old in opt.deprecated_opts:
+            names[old.name] = opt
+    return names
+
+
+def _check(opt, value):
+    """Why value is not valid for opt, or None."""
+    if re.search(r'\s#', value):
+        return 'oslo.config reads a trailing # comment as part of the ' \
+            'value: put the comment on a line of its own'
+    try:
+        parsed = opt.type(value)
+    except ValueError as e:
+        if isinstance(opt.type, types.Integer):
+            return 'not a whole number%s' % _bounds(opt.type)
+        return str(e)
+    check = CHECKS.get(opt.dest)
+    return check(parsed) if check else None
+
+
+def _bounds(kind):
+    if kind.min is not None and kind.max is not None:
+        return ' from %d to %d' % (kind.min, kind.max)
+    if kind.min is not None:
+        return ' of at least %d' % kind.min
+    return ''
+
+
+def _rule_ids(ids):
+    from glance_virtio import rules
+    unknown = sorted(set(i.upper() for i in ids) - set(rules.by_id()))
+    if unknown:
+        return 'unknown rule %s (see the rules command)' % ', '.join(unknown)
+
+
+def _machine_types(entries):
+    try:
+        machine_types(entries)
+    except ValueError as e:
+        return str(e)
+
+
+def _severities(overrides):
+    unknown = _rule_ids(overrides)
+    if unknown:
+        return unknown
+    wrong = sorted(set(overrides.values()) - set(model.SEVERITIES))
+    if wrong:
+        return 'severity %s is not one of %s' % (
+            ', '.join(wrong), ', '.join(model.SEVERITIES))
+
+
+# Checks beyond the option's type, by option name.
+CHECKS = {
+    'hw_machine_type': _machine_types,
+    'disabled_rules': _rule_ids,
+    'severity_overrides': _severities,
+}
 
 
 def policy(conf, allowed=()):

@@ -86,10 +86,18 @@ def read(path):
     A torn line, which a crash leaves as the last line of a run, is
     skipped; any other line that is not a record is an error.
     """
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        text = None
+    if text is None or '\0' in text:
+        raise ValueError('%s is a binary file, not a journal (JSON Lines)'
+                         % path)
     records = []
-    with open(path, encoding='utf-8') as f:
-        lines = [(n, line) for n, line in enumerate(f.read().split('\n'), 1)
-                 if line.strip()]
+    lines = [(n, line) for n, line in enumerate(text.split('\n'), 1)
+             if line.strip()]
     for index, (number, line) in enumerate(lines):
         record = _parse(line)
         if record is not None:
@@ -101,6 +109,27 @@ def read(path):
             raise ValueError('%s line %d is not a journal record'
                              % (path, number))
     return records
+
+
+def load(path):
+    """(start record, touched images) of a journal to roll back.
+
+    Refuses, with a message naming the file, anything that is not a journal
+    of a run that wrote at least one image.
+    """
+    records = read(path)
+    if not records:
+        raise ValueError('%s is empty or holds no journal record (a journal '
+                         'is JSON Lines written by virtio-set)' % path)
+    start = records[0]
+    if start.get('type') != 'start':
+        raise ValueError('%s does not begin with a start record: not a '
+                         'journal written by virtio-set' % path)
+    images = touched(records)
+    if not images:
+        raise ValueError('%s names no image: the run it records wrote '
+                         'nothing, so there is nothing to roll back' % path)
+    return start, images
 
 
 def touched(records):

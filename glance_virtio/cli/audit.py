@@ -64,8 +64,9 @@ class AuditImages(common.Lister):
         self._rows = rows
         if parsed_args.only_findings:
             rows = [r for r in rows if r['findings']]
-        long = parsed_args.long or common.wants_everything(parsed_args)
-        return table(rows, long)
+        columns, data = table(rows, common.wants_long(parsed_args,
+                                                      LONG_COLUMNS))
+        return columns, common.cells(parsed_args, data)
 
     def run(self, parsed_args):
         self._rows = []

@@ -1,7 +1,9 @@
 """Pieces the commands share: selection options, config, columns."""
 
 import argparse
+import copy
 import fnmatch
+import json
 import logging
 import os
 
@@ -12,6 +14,7 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_config import cfg
+import yaml
 
 from glance_virtio import conf
 from glance_virtio import glance
@@ -350,39 +353,82 @@ def base_images(conn, images):
     return found
 
 
+class _JSONList(list):
+    """A list that prints as compact JSON (csv, value, shell formats)."""
+
+    def __str__(self):
+        return json.dumps(self, separators=(',', ':'))
+
+
+class _JSONDict(dict):
+    """A dict that prints as compact JSON (csv, value, shell formats)."""
+
+    def __str__(self):
+        return json.dumps(self, separators=(',', ':'))
+
+
+_SAFE = yaml.representer.SafeRepresenter
+yaml.SafeDumper.add_representer(_JSONList, _SAFE.represent_list)
+yaml.SafeDumper.add_representer(_JSONDict, _SAFE.represent_dict)
+
+
+def _copy(value):
+    # A fresh copy per cell: YAML writes an anchor for any object it meets
+    # twice, and two columns may hold the same findings.
+    return copy.deepcopy(value)
+
+
 class ListColumn(columns.FormattableColumn):
     def human_readable(self):
         return ', '.join(str(v) for v in self._value or ())
 
     def machine_readable(self):
-        return list(self._value or ())
+        return _JSONList(_copy(list(self._value or ())))
 
 
 class FindingsColumn(columns.FormattableColumn):
     def human_readable(self):
         # One id per rule; --long and -f json give every message.
-        return ', '.join(dict.fromkeys(f['rule'] for f in self._value)) or '-'
+        return ', '.join(dict.fromkeys(f['rule'] for f in self._value or ()))
 
     def machine_readable(self):
-        return list(self._value)
+        return _JSONList(_copy(list(self._value or ())))
 
 
 class MessagesColumn(columns.FormattableColumn):
     def human_readable(self):
         return '\n'.join('%s %s: %s' % (f['rule'], f['severity'], f['message'])
-                         for f in self._value)
+                         for f in self._value or ())
 
     def machine_readable(self):
-        return list(self._value)
+        return _JSONList(_copy(list(self._value or ())))
 
 
 class DictColumn(columns.FormattableColumn):
     def human_readable(self):
-        return ' '.join('%s=%s' % kv for kv in self._value.items())
+        return ' '.join('%s=%s' % kv for kv in (self._value or {}).items())
 
     def machine_readable(self):
-        return dict(self._value)
+        return _JSONDict(_copy(dict(self._value or {})))
 
 
 def wants_everything(parsed_args):
     return getattr(parsed_args, 'formatter', 'table') in ('json', 'yaml')
+
+
+def wants_long(parsed_args, long_columns):
+    """--long, a json/yaml format, or -c naming a --long column."""
+    names = {c if isinstance(c, str) else c[0] for c in long_columns}
+    return bool(getattr(parsed_args, 'long', False)
+                or wants_everything(parsed_args)
+                or names & set(getattr(parsed_args, 'columns', None) or ()))
+
+
+def cells(parsed_args, rows):
+    """Rows with absent values as null in json/yaml, else empty cells.
+
+    OSC shows an absent value as an empty cell; json and yaml as null.
+    """
+    if wants_everything(parsed_args):
+        return [tuple(None if v == '' else v for v in row) for row in rows]
+    return [tuple('' if v is None else v for v in row) for row in rows]

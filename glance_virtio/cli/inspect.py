@@ -74,7 +74,7 @@ class InspectImages(common.Lister):
         if parsed_args.max_read:
             config.set_override('max_read_mib', parsed_args.max_read,
                                 group='inspect')
-        long = parsed_args.long or common.wants_everything(parsed_args)
+        long = common.wants_long(parsed_args, LONG_COLUMNS)
         if parsed_args.images:
             conn = common.connection(self.app)
             images = common.find(conn, parsed_args.images)

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 
 from osc_lib import exceptions
@@ -21,22 +22,65 @@ COLUMNS = ('ID', 'Name', 'Action', 'Outcome', 'Changes', 'Findings', 'Reason')
 
 
 def changes_of(before, after):
+    """{key: {before, after}} for the keys whose value changes."""
     return {k: {'before': before.get(k), 'after': after.get(k)}
-            for k in after}
+            for k in after if before.get(k) != after.get(k)}
 
 
-def plan_rows(changes, outcomes=None):
+def conflict_of(found, expected):
+    """{key: {found, expected}} for the keys someone else changed."""
+    return {k: {'found': found.get(k), 'expected': expected.get(k)}
+            for k in expected if found.get(k) != expected.get(k)}
+
+
+def describe_conflict(found, expected):
+    return ', '.join('%s is %s, expected %s' % (
+        k, _shown(v['found']), _shown(v['expected']))
+        for k, v in conflict_of(found, expected).items())
+
+
+def _shown(value):
+    return 'unset' if value is None else value
+
+
+NOT_ATTEMPTED = 'not attempted'
+
+
+def outcome_row(image_id, name, outcome, expected, desired, reason=None):
+    """(ID, Name, Outcome, Changes, Reason) of one write, done or not."""
+    if outcome is None:
+        return (image_id, name, NOT_ATTEMPTED, ChangesColumn({}), reason)
+    if outcome.outcome == apply.CONFLICT:
+        return (image_id, name, outcome.outcome,
+                ConflictColumn(conflict_of(outcome.after, expected)),
+                outcome.error or reason)
+    if outcome.outcome == apply.CHANGED:
+        changes = changes_of(outcome.before, outcome.after)
+    elif outcome.outcome == apply.UNCHANGED:
+        changes = {}
+    else:
+        changes = changes_of(expected, desired)
+    return (image_id, name, outcome.outcome, ChangesColumn(changes),
+            outcome.error or reason)
+
+
+def plan_rows(changes, outcomes=None, applied=False):
+    """Rows of the plan; with applied, what each row's write did."""
     outcomes = outcomes or {}
     rows = []
     for change in changes:
-        done = outcomes.get(change.image.id)
-        outcome = done.outcome if done else (
-            change.action if change.action in (plan.BLOCKED, plan.SKIPPED)
-            else 'planned')
-        reason = done.error if done and done.error else change.reason
-        rows.append((change.image.id, change.image.name, change.action,
-                     outcome,
-                     ChangesColumn(changes_of(change.before, change.after)),
+        if change.action == plan.CHANGE and applied:
+            image_id, name, outcome, shown, reason = outcome_row(
+                change.image.id, change.image.name,
+                outcomes.get(change.image.id), change.before, change.after,
+                change.reason or None)
+        else:
+            image_id, name = change.image.id, change.image.name
+            outcome = 'planned' if change.action == plan.CHANGE \
+                else change.action
+            shown = ChangesColumn(changes_of(change.before, change.after))
+            reason = change.reason or None
+        rows.append((image_id, name, change.action, outcome, shown,
                      common.FindingsColumn([f.to_dict()
                                             for f in change.findings]),
                      reason))
@@ -45,36 +89,72 @@ def plan_rows(changes, outcomes=None):
 
 class ChangesColumn(common.DictColumn):
     def human_readable(self):
-        lines = ['%s: %s -> %s' % (key, value['before'] or '-',
-                                   value['after'] or '-')
+        lines = ['%s: %s -> %s' % (key, _shown(value['before']),
+                                   _shown(value['after']))
                  for key, value in self._value.items()]
         return '\n'.join(lines)
 
 
+class ConflictColumn(common.DictColumn):
+    def human_readable(self):
+        lines = ['%s: found %s, expected %s' % (
+            key, _shown(value['found']), _shown(value['expected']))
+            for key, value in self._value.items()]
+        return '\n'.join(lines)
+
+
 def exit_code(changes, outcomes):
-    if any(o.outcome in apply.NOT_DONE for o in outcomes):
+    if any(o is None or o.outcome in apply.NOT_DONE for o in outcomes):
         return common.EXIT_FAILED
     if any(c.action in (plan.BLOCKED, plan.SKIPPED) for c in changes):
         return common.EXIT_BLOCKED
     return 0
 
 
-def confirm(question):
-    if not sys.stdin.isatty():
+def confirm(question, yes=False):
+    """True to go on; without a terminal only --yes goes on."""
+    if yes:
         return True
+    if not sys.stdin.isatty():
+        raise exceptions.CommandError(
+            'no terminal to confirm on: give --yes to apply without asking '
+            '(nothing changed)')
     sys.stderr.write(question + ' [y/N] ')
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ('y', 'yes')
+
+
+def count(n, noun):
+    return '%d %s%s' % (n, noun, '' if n == 1 else 's')
+
+
+def journal_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError('give a file name')
+    return text
+
+
+def check_journal_option(parsed_args):
+    """Refuse --journal on an existing file unless --append is given."""
+    path = parsed_args.journal
+    if path and os.path.exists(path) and not parsed_args.append:
+        raise exceptions.CommandError(
+            'journal %s exists: give --append to add this run to it, or '
+            'another file' % path)
 
 
 def add_apply_options(parser):
     parser.add_argument('--dry-run', action='store_true',
                         help='Print the plan and change nothing')
     parser.add_argument('--yes', action='store_true',
-                        help='Do not ask for confirmation on a terminal')
-    parser.add_argument('--journal', metavar='<path>',
-                        help='Journal file (default: a new file in the site '
-                             'policy [journal] directory)')
+                        help='Apply without asking; without a terminal '
+                             'nothing is applied unless --yes is given')
+    parser.add_argument('--journal', metavar='<path>', type=journal_arg,
+                        help='Journal file, new unless --append is given '
+                             '(default: a new file in the site policy '
+                             '[journal] directory)')
+    parser.add_argument('--append', action='store_true',
+                        help='Add this run to the existing --journal file')
     parser.add_argument('--concurrency', metavar='<count>',
                         type=concurrency_arg,
                         help='Images changed at the same time, 1 to %d '
@@ -118,23 +198,32 @@ def tally(outcomes):
 
 
 def run_writes(conn, writes, record, concurrency):
+    """(outcomes, counts, interrupted); an outcome is None if not attempted.
+
+    After Ctrl-C the writes in flight finish, the journal is ended and the
+    outcomes so far are returned, so that the table can still be printed.
+    """
     bar = progress.Progress(len(writes))
+    interrupted = False
     try:
         outcomes = apply.run(conn, writes, record, concurrency, bar.update)
     except apply.Interrupted as e:
-        bar.done()
-        counts = tally(e.outcomes)
-        record.write('end', summary=counts, interrupted=True)
-        record.close()
-        raise exceptions.CommandError(
-            'interrupted: %s. The journal %s records every image changed; '
-            'run the same command again to finish, or virtio-rollback it'
-            % (describe(counts), record.path))
+        outcomes, interrupted = e.outcomes, True
     bar.done()
     counts = tally(outcomes)
-    record.write('end', summary=counts)
+    if interrupted:
+        record.write('end', summary=counts, interrupted=True)
+    else:
+        record.write('end', summary=counts)
     record.close()
-    return outcomes, counts
+    if interrupted:
+        sys.stderr.write(
+            'interrupted: %s. The journal %s records every image changed; '
+            'run the same command again to finish, or roll it back\n'
+            % (describe(counts), record.path))
+    else:
+        sys.stderr.write('done: %s\n' % describe(counts))
+    return outcomes, counts, interrupted
 
 
 def describe(counts):
@@ -142,12 +231,17 @@ def describe(counts):
 
 
 def show_plan(changes):
-    """Write the changes about to be made to stderr, before the prompt."""
+    """Write the changes about to be made, and the blocked, to stderr."""
     for change in changes:
-        shown = ChangesColumn(changes_of(change.before, change.after))
-        sys.stderr.write('  %s %s: %s\n' % (
-            change.image.id, change.image.name,
-            shown.human_readable().replace('\n', ', ')))
+        if change.action == plan.CHANGE:
+            shown = ChangesColumn(changes_of(change.before, change.after))
+            sys.stderr.write('  %s %s: %s\n' % (
+                change.image.id, change.image.name,
+                shown.human_readable().replace('\n', ', ')))
+        elif change.action in (plan.BLOCKED, plan.SKIPPED):
+            sys.stderr.write('  %s %s: %s, not changed: %s\n' % (
+                change.image.id, change.image.name, change.action,
+                change.reason))
 
 
 class SetBus(common.Lister):
@@ -184,6 +278,7 @@ class SetBus(common.Lister):
 
     def take_action(self, parsed_args):
         args = parsed_args
+        check_journal_option(args)
         if not (args.images or args.all or common.filters(args)
                 or args.name_pattern):
             common.usage_error(self, 'name the images, give a filter, or use '
@@ -206,25 +301,25 @@ class SetBus(common.Lister):
                          'unchanged, %(blocked)d blocked, %(skipped)d '
                          'skipped\n' % counts)
         todo = [c for c in changes if c.action == plan.CHANGE]
-        outcomes = []
-        if todo and not args.dry_run and not args.yes and \
-                sys.stdin.isatty():
-            show_plan(todo)
-        if todo and not args.dry_run and (args.yes or confirm(
-                'Apply to %d images?' % len(todo))):
+        outcomes, interrupted = [], False
+        if todo and not args.dry_run:
+            if sys.stdin.isatty() and not args.yes:
+                show_plan(changes)
+            if not confirm('Apply to %s?' % count(len(todo), 'image'),
+                           args.yes):
+                raise exceptions.CommandError('cancelled: nothing changed')
             record = open_journal(conn, config, args, 'set',
                                   target=vars(target),
                                   planned=counts)
             writes = [apply.Write(c.image.id, c.image.name, c.before,
                                   c.after) for c in todo]
-            outcomes, done = run_writes(
+            outcomes, _, interrupted = run_writes(
                 conn, writes, record,
                 args.concurrency or config.policy.concurrency)
-            sys.stderr.write('done: %s\n' % describe(done))
-        elif todo and not args.dry_run:
-            raise exceptions.CommandError('cancelled: nothing changed')
-        self._exit = exit_code(changes, outcomes)
-        return COLUMNS, plan_rows(changes, {o.image_id: o for o in outcomes})
+        self._exit = 1 if interrupted else exit_code(changes, outcomes)
+        rows = plan_rows(changes, {o.image_id: o for o in outcomes if o},
+                         applied=bool(outcomes))
+        return COLUMNS, common.cells(args, rows)
 
     def run(self, parsed_args):
         self._exit = 0

@@ -79,7 +79,7 @@ def start_set(tag, path, concurrency, cloud='devcloud-admin'):
     """Start `glance-virtio set --bus scsi` on the tagged images; the Popen."""
     cmd = [os.path.join(BIN, 'glance-virtio'), '--os-cloud', cloud, 'set',
            '--tag', tag, '--bus', 'scsi', '--concurrency', str(concurrency),
-           '--journal', path, '-f', 'json']
+           '--journal', path, '--yes', '-f', 'json']
     return subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)

@@ -41,6 +41,9 @@ def test_ctrl_c_stops_the_run_and_the_journal_explains_it(admin, tag,
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert 'interrupted' in err and path in err
+    # The table of what finished still reaches stdout.
+    rows = {r['ID']: r['Outcome'] for r in json.loads(out)}
+    assert len(rows) == 200
     records = journal_mod.read(path)
     assert records[-1]['type'] == 'end' and records[-1]['interrupted']
     assert records[-1]['summary'].get('not attempted', 0) > 100
@@ -51,7 +54,10 @@ def test_ctrl_c_stops_the_run_and_the_journal_explains_it(admin, tag,
     for image_id, values in current.items():
         assert values == (AFTER if image_id in touched else BEFORE)
     assert len(touched) < 200
-    conftest.run('rollback', path, check=0)
+    assert {i for i, o in rows.items() if o == 'changed'} == set(touched)
+    assert {o for i, o in rows.items() if i not in touched} == {
+        'not attempted'}
+    conftest.run('rollback', path, '--yes', check=0)
     assert all(v == BEFORE for v in state(admin, tag).values())
     load_samples.delete_tagged(admin, tag)
 
@@ -90,10 +96,10 @@ def test_glance_killed_mid_run(admin, tag, tmp_path):
 
     second = str(tmp_path / 'second.jsonl')
     conftest.run('set', '--tag', tag, '--bus', 'scsi', '--journal', second,
-                 check=0)
+                 '--yes', check=0)
     assert all(v == AFTER for v in state(admin, tag).values())
 
-    conftest.run('rollback', first, check=0)
-    conftest.run('rollback', second, check=0)
+    conftest.run('rollback', first, '--yes', check=0)
+    conftest.run('rollback', second, '--yes', check=0)
     assert all(v == BEFORE for v in state(admin, tag).values())
     load_samples.delete_tagged(admin, tag)

@@ -78,3 +78,49 @@ def test_a_line_that_is_not_a_record_is_an_error(tmp_path):
     path.write_text('{"type": "start"}\n[1, 2]\n{"type": "end"}\n')
     with pytest.raises(ValueError, match='line 2'):
         journal.read(str(path))
+
+
+START = json.dumps({'type': 'start', 'command': 'set'}) + '\n'
+INTENT = json.dumps({'type': 'intent', 'image': 'a', 'name': 'A',
+                     'before': {'k': None}, 'after': {'k': 'v'}}) + '\n'
+
+
+@pytest.mark.parametrize('data, message', [
+    (b'', 'is empty'),
+    (b'\n\n', 'is empty'),
+    (b'[policy]\nconcurrency = 8\n', 'line 1 is not a journal record'),
+    (b'\x00\x01\x02\xff' * 64, 'binary file'),
+    (b'{"type": "start"}\x00\n', 'binary file'),
+    (b'{"a": 1}\n', 'does not begin with a start record'),
+    (INTENT.encode(), 'does not begin with a start record'),
+    (START.encode(), 'names no image'),
+    ((START + json.dumps({'type': 'end'}) + '\n').encode(), 'names no image'),
+])
+def test_a_journal_to_roll_back_must_name_images(tmp_path, data, message):
+    path = tmp_path / 'j.jsonl'
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message) as error:
+        journal.load(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_a_journal_of_one_write_loads(tmp_path):
+    path = tmp_path / 'j.jsonl'
+    path.write_text(START + INTENT)
+    start, [entry] = journal.load(str(path))
+    assert start['command'] == 'set'
+    assert entry['before'] == {'k': None} and entry['outcome'] == 'uncertain'
+
+
+def test_rolling_back_as_someone_else_is_named():
+    from glance_virtio.cli import rollback
+    start = {'type': 'start', 'cloud': 'prod', 'project_id': 'p1',
+             'user_id': 'u1', 'auth_url': 'https://k/v3'}
+    same = {'cloud': 'prod', 'project_id': 'p1', 'user_id': 'u1',
+            'auth_url': 'https://k/v3'}
+    assert rollback.identity_warning(start, same) is None
+    warning = rollback.identity_warning(start, dict(same, project_id='p2',
+                                                    cloud='lab'))
+    assert 'cloud prod, project_id p1' in warning
+    assert 'cloud lab, project_id p2' in warning
+    assert 'user_id' not in warning
