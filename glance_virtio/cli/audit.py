@@ -40,6 +40,8 @@ def table(rows, long):
 class AuditImages(common.Lister):
     """Audit images for virtio disk bus readiness and known-bad properties"""
 
+    command = 'audit'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_selection(parser, snapshots_default=True)

@@ -89,7 +89,11 @@ class Lister(lister.Lister):
         parser.formatter_class = EpilogFormatter
         return parser
 
+    command = ''
+
     def get_epilog(self):
+        if short_name(self) not in EPILOGS:
+            return super().get_epilog()
         examples, codes = EPILOGS[short_name(self)]
         text = 'examples:\n%s\n\nexit codes:\n%s' % (
             '\n'.join('  ' + line for line in examples.format(
@@ -99,7 +103,8 @@ class Lister(lister.Lister):
 
 def short_name(cmd):
     """'set' for `glance-virtio set` and `openstack image virtio-set`."""
-    name = (getattr(cmd, 'cmd_name', None) or '').split(' ')[-1]
+    # cliff's sphinx extension makes commands without a cmd_name.
+    name = (getattr(cmd, 'cmd_name', None) or cmd.command).split(' ')[-1]
     return name[len('virtio-'):] if name.startswith('virtio-') else name
 
 

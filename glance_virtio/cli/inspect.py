@@ -45,6 +45,8 @@ def row(ident, name, report, long):
 class InspectImages(common.Lister):
     """Inspect disk images for guest OS and virtio driver readiness"""
 
+    command = 'inspect'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('images', metavar='<image>', nargs='*',

@@ -77,6 +77,8 @@ def plan_row(entry, outcome, found, reason):
 class Rollback(common.Lister):
     """Restore the before-state of every image a journal changed"""
 
+    command = 'rollback'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('source', metavar='<journal>',

@@ -11,6 +11,8 @@ LOG = logging.getLogger(__name__)
 class ListRules(common.Lister):
     """List the rules glance-virtio checks, with the site policy applied"""
 
+    command = 'rules'
+
     def take_action(self, parsed_args):
         policy = common.load_policy(self.app)
         columns = ('ID', 'Severity', 'Enabled', 'Summary', 'Source')

@@ -247,6 +247,8 @@ def show_plan(changes):
 class SetBus(common.Lister):
     """Set the disk bus of images in bulk, blocking known-bad combinations"""
 
+    command = 'set'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_selection(parser, snapshots_default=False)

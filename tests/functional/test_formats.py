@@ -28,7 +28,9 @@ def test_every_format_of_audit_parses(admin, tag):
     assert yaml.safe_load(text) == as_json
 
     text = run('audit', '--tag', tag, '-f', 'csv', check=0).stdout
-    [header, cells] = list(csv.reader(io.StringIO(text)))
+    # cliff writes csv with a backslash escape character (every OSC command
+    # does): a JSON cell holding \" round-trips only when read the same way.
+    [header, cells] = list(csv.reader(io.StringIO(text), escapechar='\\'))
     got = dict(zip(header, cells))
     assert json.loads(got['Readiness']) == row['Readiness']
     assert json.loads(got['Findings']) == row['Findings']
@@ -55,7 +57,9 @@ def test_set_rows_in_csv_and_json(admin, tag):
     make(admin, tag, [('fmt-ide', LIN_IDE)])
     text = run('set', '--tag', tag, '--bus', 'virtio', '--dry-run', '-f',
                'csv', check=0).stdout
-    [header, cells] = list(csv.reader(io.StringIO(text)))
+    # cliff writes csv with a backslash escape character (every OSC command
+    # does): a JSON cell holding \" round-trips only when read the same way.
+    [header, cells] = list(csv.reader(io.StringIO(text), escapechar='\\'))
     got = dict(zip(header, cells))
     assert json.loads(got['Changes']) == {
         'hw_disk_bus': {'before': 'ide', 'after': 'virtio'}}
