@@ -95,7 +95,9 @@ class Lister(lister.Lister):
         if short_name(self) not in EPILOGS:
             return super().get_epilog()
         examples, codes = EPILOGS[short_name(self)]
-        text = 'examples:\n%s\n\nexit codes:\n%s' % (
+        # Literal blocks: the help reads the same, and the docs build
+        # (cliff's sphinx extension renders the epilog as rST) keeps lines.
+        text = 'examples::\n\n%s\n\nexit codes::\n\n%s' % (
             '\n'.join('  ' + line for line in examples.format(
                 cmd=invoked(self)).splitlines()), codes)
         return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
