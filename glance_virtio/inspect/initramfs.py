@@ -76,6 +76,11 @@ def list_members(fobj, size, want=(), max_output=MAX_OUTPUT):
     except (zlib.error, lzma.LZMAError, OSError, ValueError,
             EOFError) as exc:
         error = 'corrupt data: %s' % exc
+    except Exception as exc:
+        # zstandard.ZstdError and lz4's errors are not OSError.
+        if type(exc).__name__ not in ('ZstdError', 'LZ4BlockError'):
+            raise
+        error = 'corrupt data: %s' % exc
     return Listing(members, compression, error is None, error)
 
 
