@@ -22,9 +22,21 @@ def kernel_version(path):
 
 
 def version_key(version):
-    """Sort key that orders 5.14.0-70 before 5.14.0-162."""
-    return [(0, int(part), '') if part.isdigit() else (1, 0, part)
-            for part in re.split(r'(\d+)', version) if part]
+    """Sort key that orders 5.14.0-70 before 5.14.0-162.
+
+    Digit runs compare by value without int(): a version may hold
+    thousands of digits.
+    """
+    key = []
+    for part in re.split(r'([0-9]+)', version):
+        if not part:
+            continue
+        if part.isdigit() and part.isascii():
+            digits = part.lstrip('0')
+            key.append((0, len(digits), digits))
+        else:
+            key.append((1, 0, part))
+    return key
 
 
 def _split(line):
@@ -132,9 +144,10 @@ def select_entry(default, items, saved_entry=None):
     for part in default.split('>'):
         if not isinstance(node, list):
             return None
-        if part.isdigit():
-            index = int(part)
-            node = node[index] if index < len(node) else None
+        if part.isdigit() and part.isascii():
+            # No int() of a number of thousands of digits.
+            node = node[int(part)] if len(part) < 10 and \
+                int(part) < len(node) else None
         else:
             found = next((n for n in node if part in (n.id, n.title)),
                          None)

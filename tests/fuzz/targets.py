@@ -33,21 +33,18 @@ class MemoryTree:
     def __init__(self, files=(), links=()):
         self.files = dict(files)
         self.links = dict(links)
-
-    def _dirs(self):
-        dirs = set()
+        self.dirs = set()
         for path in list(self.files) + list(self.links):
             while path != '/':
                 path = posixpath.dirname(path)
-                dirs.add(path)
-        return dirs
+                self.dirs.add(path)
 
     def exists(self, path):
         return path in self.files or path in self.links or \
-            path in self._dirs()
+            path in self.dirs
 
     def is_dir(self, path):
-        return path in self._dirs()
+        return path in self.dirs
 
     def listdir(self, path):
         prefix = path.rstrip('/') + '/'
