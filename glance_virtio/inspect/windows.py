@@ -141,7 +141,11 @@ def _version(software, windows, result):
     windows['installation_type'] = _value(key, 'InstallationType')
     build = windows['build']
     name = windows['product_name'] or ''
-    windows11 = str(build).isdigit() and int(build) >= 22000
+    # ASCII digits only ('²'.isdigit() is true), and no int() of thousands
+    # of digits.
+    digits = str(build)
+    windows11 = 0 < len(digits) < 10 and not digits.strip('0123456789') \
+        and int(digits) >= 22000
     if name.startswith('Windows 10') and windows11:
         # Windows 11 still writes "Windows 10" into ProductName.
         windows['product_name'] = 'Windows 11' + name[len('Windows 10'):]

@@ -249,3 +249,19 @@ seed hive SYSTEM < "$WORK/SYSTEM"
 seed hive SOFTWARE < "$WORK/SOFTWARE"
 
 ls -lR "$OUT"
+
+# --- regression inputs made with hivexsh: a CurrentBuild int() cannot take --
+# '2²' ('²'.isdigit() is true; as UTF-16LE bytes: hivexsh's string: is ASCII
+# only) and 4,400 digits (over int()'s 4,300-digit limit).
+mkdir -p "$HERE/regressions/hive"
+for case in superscript-build long-build; do
+    if [ "$case" = superscript-build ]; then
+        value='hex:1:32,00,b2,00,00,00'
+    else
+        value="string:$(head -c 4400 /dev/zero | tr '\0' 9)"
+    fi
+    cp "$OUT/hive/SOFTWARE" "$WORK/$case"
+    printf 'cd \\Microsoft\\Windows NT\\CurrentVersion\nsetval 1\nCurrentBuild\n%s\ncommit\n' \
+        "$value" | hivexsh -w "$WORK/$case"
+    cp "$WORK/$case" "$HERE/regressions/hive/$case"
+done
