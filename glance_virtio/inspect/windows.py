@@ -71,6 +71,12 @@ def _value(key, name):
         return None
 
 
+def _string(key, name):
+    """A string value, or None: a value of another type is not trusted."""
+    value = _value(key, name)
+    return value if isinstance(value, str) else None
+
+
 def _subkey_names(key):
     if key is None:
         return []
@@ -134,11 +140,11 @@ def _version(software, windows, result):
     if key is None:
         result['notes'].append('SOFTWARE hive has no CurrentVersion key')
         return None
-    windows['product_name'] = _value(key, 'ProductName')
+    windows['product_name'] = _string(key, 'ProductName')
     build = _value(key, 'CurrentBuild') or _value(key, 'CurrentBuildNumber')
     windows['build'] = None if build is None else str(build)
-    windows['edition'] = _value(key, 'EditionID')
-    windows['installation_type'] = _value(key, 'InstallationType')
+    windows['edition'] = _string(key, 'EditionID')
+    windows['installation_type'] = _string(key, 'InstallationType')
     build = windows['build']
     name = windows['product_name'] or ''
     # ASCII digits only ('²'.isdigit() is true), and no int() of thousands
@@ -155,7 +161,7 @@ def _version(software, windows, result):
     minor = _value(key, 'CurrentMinorVersionNumber')
     if isinstance(major, int):
         return '%d.%d' % (major, minor if isinstance(minor, int) else 0)
-    return _value(key, 'CurrentVersion')
+    return _string(key, 'CurrentVersion')
 
 
 def _pci_mappings(system, control_set):

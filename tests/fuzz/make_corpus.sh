@@ -250,18 +250,20 @@ seed hive SOFTWARE < "$WORK/SOFTWARE"
 
 ls -lR "$OUT"
 
-# --- regression inputs made with hivexsh: a CurrentBuild int() cannot take --
-# '2²' ('²'.isdigit() is true; as UTF-16LE bytes: hivexsh's string: is ASCII
-# only) and 4,400 digits (over int()'s 4,300-digit limit).
+# --- regression inputs made with hivexsh: CurrentVersion values of a kind
+# the walker did not expect. superscript-build: '2²' ('²'.isdigit() is true;
+# as UTF-16LE bytes, hivexsh's string: is ASCII only); long-build: 4,400
+# digits (over int()'s 4,300-digit limit); wrong-types: ProductName as
+# REG_BINARY, EditionID as REG_DWORD.
 mkdir -p "$HERE/regressions/hive"
-for case in superscript-build long-build; do
-    if [ "$case" = superscript-build ]; then
-        value='hex:1:32,00,b2,00,00,00'
-    else
-        value="string:$(head -c 4400 /dev/zero | tr '\0' 9)"
-    fi
+for case in superscript-build long-build wrong-types; do
+    case $case in
+    superscript-build) values='1\nCurrentBuild\nhex:1:32,00,b2,00,00,00' ;;
+    long-build) values="1\nCurrentBuild\nstring:$(head -c 4400 /dev/zero | tr '\0' 9)" ;;
+    wrong-types) values='2\nProductName\nhex:3:57,00,69,00\nEditionID\ndword:0x00000007' ;;
+    esac
     cp "$OUT/hive/SOFTWARE" "$WORK/$case"
-    printf 'cd \\Microsoft\\Windows NT\\CurrentVersion\nsetval 1\nCurrentBuild\n%s\ncommit\n' \
-        "$value" | hivexsh -w "$WORK/$case"
+    printf "cd \\\\Microsoft\\\\Windows NT\\\\CurrentVersion\nsetval $values\ncommit\n" | \
+        hivexsh -w "$WORK/$case"
     cp "$WORK/$case" "$HERE/regressions/hive/$case"
 done

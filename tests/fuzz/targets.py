@@ -7,6 +7,7 @@ inspector makes, over an in-memory guest tree instead of a filesystem.
 """
 
 import io
+import json
 import posixpath
 
 from glance_virtio.inspect import bootconfig
@@ -17,6 +18,7 @@ from glance_virtio.inspect import volumes
 from glance_virtio.inspect import windows
 from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.fileobj import SubFile
+from glance_virtio.inspect.result import new_result
 
 # Exceptions a parser may raise by contract.
 ALLOWED = (InspectError,)
@@ -97,12 +99,14 @@ def _kernel_list(tree):
 
 def target_initramfs(data):
     """cpio newc listing, uncompressed or gzip/xz/lzma/bzip2/zstd/lz4."""
-    listing = initramfs.list_members(io.BytesIO(data), len(data),
-                                     want=kernels.EARLY_STOP_MODULES,
-                                     max_output=INITRAMFS_MAX_OUTPUT)
-    assert isinstance(listing.members, list)
-    for member in listing.members:
-        initramfs.module_name(member)
+    for want in ((), kernels.EARLY_STOP_MODULES):
+        listing = initramfs.list_members(io.BytesIO(data), len(data),
+                                         want=want,
+                                         max_output=INITRAMFS_MAX_OUTPUT)
+        assert isinstance(listing.members, list)
+        assert listing.error is None or not listing.complete
+        for member in listing.members:
+            initramfs.module_name(member)
 
 
 def target_os_release(data):
@@ -178,10 +182,9 @@ def target_hive(data):
     config = windows.CONFIG_DIR
     fs = NtfsTree({config + '/SYSTEM': data, config + '/SOFTWARE': data,
                    windows.DRIVERS_DIR + '/viostor.sys': b'MZ'})
-    result = {'os': {}, 'notes': [], 'drivers': {
-        key: None for key in ('virtio_blk', 'virtio_scsi', 'virtio_net',
-                              'ide', 'sata')}}
+    result = new_result()
     windows.inspect_windows(fs, result)
+    json.dumps(result)
 
 
 TARGETS = {name[len('target_'):]: func for name, func in globals().items()
