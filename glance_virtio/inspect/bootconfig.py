@@ -124,11 +124,19 @@ def parse_grub_cfg(text):
 
 
 def all_entries(items):
-    for item in items:
-        if isinstance(item, list):
-            yield from all_entries(item)
-        else:
+    """Every MenuEntry in ``items`` and its submenus, in order.
+
+    Not recursive: submenus may nest deeper than Python's recursion limit.
+    """
+    pending = [iter(items)]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, list):
+                pending.append(iter(item))
+                break
             yield item
+        else:
+            pending.pop()
 
 
 def select_entry(default, items, saved_entry=None):
