@@ -172,8 +172,8 @@ def target_mbr(data):
     notes = []
     disk = SubFile(io.BytesIO(data), 0, len(data))
     for volume in volumes._mbr(disk, len(data), notes) or ():
-        assert 0 < volume.offset and volume.offset + volume.size <= \
-            len(data), volume
+        assert 0 < volume.offset and 0 < volume.size and \
+            volume.offset + volume.size <= len(data), volume
     volumes._scan_table(disk, len(data), notes)
 
 
