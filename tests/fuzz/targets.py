@@ -59,6 +59,15 @@ class MemoryTree:
     def readlink(self, path):
         return self.links.get(path)
 
+    def find(self, path, name):
+        lowered = name.lower()
+        return next((n for n in self.listdir(path) if n.lower() == lowered),
+                    None)
+
+    def size(self, path):
+        data = self.files.get(path)
+        return None if data is None else len(data)
+
     def open(self, path):
         data = self.files.get(path)
         if data is None:
