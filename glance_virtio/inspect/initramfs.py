@@ -22,6 +22,8 @@ ZSTD_CHUNK = 4 << 10
 MAX_OUTPUT = 1 << 30
 MAX_MEMBERS = 200000
 MAX_NAME = 4096
+# xz -9 needs 65 MiB to decompress; a larger dictionary is refused.
+LZMA_MEMLIMIT = 96 << 20
 LZ4_LEGACY_MAGIC = 0x184c2102
 LZ4_LEGACY_BLOCK = 8 << 20
 
@@ -191,7 +193,8 @@ def _decompressor(magic, source, budget):
             source, zlib.decompressobj(16 + zlib.MAX_WBITS), budget)
     if magic[:6] == b'\xfd7zXZ\x00' or magic[:3] == b'\x5d\x00\x00':
         name = 'xz' if magic[:1] == b'\xfd' else 'lzma'
-        return name, _Decompressed(source, lzma.LZMADecompressor(), budget)
+        return name, _Decompressed(
+            source, lzma.LZMADecompressor(memlimit=LZMA_MEMLIMIT), budget)
     if magic[:3] == b'BZh':
         return 'bzip2', _Decompressed(source, bz2.BZ2Decompressor(), budget)
     if magic[:4] == b'\x28\xb5\x2f\xfd':

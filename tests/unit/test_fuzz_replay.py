@@ -4,6 +4,7 @@ A target may return or raise InspectError; anything else fails the test.
 """
 
 import os
+import resource
 import signal
 
 import pytest
@@ -14,6 +15,9 @@ FUZZ_DIR = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'fuzz')
 # A hang is a crash too; far above what any input here takes.
 INPUT_SECONDS = 20
+# Address space one input may add, as tests/fuzz/fuzz.py bounds it: an
+# allocation past it is a MemoryError (a crash).
+INPUT_MEMORY = 1 << 30
 
 
 def _inputs(kind):
@@ -37,11 +41,19 @@ def _replay(name, path):
     def alarm(_signum, _frame):
         raise Hang('%s took over %d s on %s' % (name, INPUT_SECONDS, path))
     previous = signal.signal(signal.SIGALRM, alarm)
+    limits = resource.getrlimit(resource.RLIMIT_AS)
+    with open('/proc/self/statm') as statm:
+        in_use = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = in_use + INPUT_MEMORY
+    if limits[1] != resource.RLIM_INFINITY:
+        cap = min(cap, limits[1])
+    resource.setrlimit(resource.RLIMIT_AS, (cap, limits[1]))
     signal.alarm(INPUT_SECONDS)
     try:
         targets.run(name, data)
     finally:
         signal.alarm(0)
+        resource.setrlimit(resource.RLIMIT_AS, limits)
         signal.signal(signal.SIGALRM, previous)
 
 
