@@ -42,6 +42,7 @@ def fuzz_one(name, seconds, work, timeout, rss_limit_mb):
     corpus = os.path.join(work, 'corpus', name)
     os.makedirs(crashes, exist_ok=True)
     os.makedirs(corpus, exist_ok=True)
+    earlier = set(os.listdir(crashes))
     command = ['nice', '-n', '19', sys.executable,
                os.path.join(HERE, 'fuzz.py'), name,
                '-max_total_time=%d' % seconds, '-timeout=%d' % timeout,
@@ -55,7 +56,7 @@ def fuzz_one(name, seconds, work, timeout, rss_limit_mb):
     with open(log_path, errors='replace') as log:
         text = log.read()
     runs = re.search(r'stat::number_of_executed_units: (\d+)', text)
-    found = sorted(os.listdir(crashes))
+    found = sorted(set(os.listdir(crashes)) - earlier)
     return {'target': name, 'code': code, 'log': log_path,
             'executions': int(runs.group(1)) if runs else 0,
             'crashes': [os.path.join(crashes, f) for f in found]}
