@@ -179,11 +179,19 @@ def parse_grub_cfg(text, notes=None):
 
 
 def all_entries(items):
-    for item in items:
-        if isinstance(item, list):
-            yield from all_entries(item)
-        else:
+    """Every MenuEntry in ``items`` and its submenus, in order.
+
+    Not recursive: submenus may nest deeper than Python's recursion limit.
+    """
+    pending = [iter(items)]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, list):
+                pending.append(iter(item))
+                break
             yield item
+        else:
+            pending.pop()
 
 
 def select_entry(default, items, saved_entry=None):
@@ -199,9 +207,10 @@ def select_entry(default, items, saved_entry=None):
     for part in default.split('>'):
         if not isinstance(node, list):
             return None
-        if part.isdigit():
-            index = int(part)
-            node = node[index] if index < len(node) else None
+        if part.isdigit() and part.isascii():
+            # No int() of a number of thousands of digits.
+            node = node[int(part)] if len(part) < 10 and \
+                int(part) < len(node) else None
         else:
             found = next((n for n in node if part in (n.id, n.title)),
                          None)

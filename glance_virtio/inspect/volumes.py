@@ -133,7 +133,8 @@ def _logical(disk, ext_start, ext_count, sectors, notes):
     parts = []
     ebr = ext_start
     seen = set()
-    while ebr and len(parts) < MAX_LOGICAL:
+    number = 4
+    while ebr and len(seen) < MAX_LOGICAL:
         if ebr in seen or not ext_start <= ebr < ext_start + ext_count:
             notes.append('extended partition chain is broken or loops')
             break
@@ -144,8 +145,13 @@ def _logical(disk, ext_start, ext_count, sectors, notes):
             break
         _b, ptype, lba, count = entries[0]
         if ptype and count:
-            parts.append(_part(disk, 'p%d' % (5 + len(parts)), ebr + lba,
-                               count, sectors, ptype, notes))
+            number += 1
+            if ebr + lba >= sectors:
+                notes.append('logical partition p%d starts outside the '
+                             'disk' % number)
+            else:
+                parts.append(_part(disk, 'p%d' % number, ebr + lba, count,
+                                   sectors, ptype, notes))
         _b, next_type, next_lba, _c = entries[1]
         ebr = ext_start + next_lba if next_type in EXTENDED_TYPES and \
             next_lba else 0

@@ -294,18 +294,18 @@ def _version(software, windows, result):
     if key is None:
         result['notes'].append('SOFTWARE hive has no CurrentVersion key')
         return None
-    name = software.value(key, 'ProductName')
+    name = _string(software.value(key, 'ProductName'))
     build = software.value(key, 'CurrentBuild') or \
         software.value(key, 'CurrentBuildNumber')
     build = None if build is None else str(build)
-    edition = software.value(key, 'EditionID')
-    installation = software.value(key, 'InstallationType')
+    edition = _string(software.value(key, 'EditionID'))
+    installation = _string(software.value(key, 'InstallationType'))
     major = software.value(key, 'CurrentMajorVersionNumber')
     minor = software.value(key, 'CurrentMinorVersionNumber')
-    legacy = software.value(key, 'CurrentVersion')
+    legacy = _string(software.value(key, 'CurrentVersion'))
     windows.update({'product_name': name, 'build': build,
                     'edition': edition, 'installation_type': installation})
-    name = name if isinstance(name, str) else ''
+    name = name or ''
     windows11 = bool(re.fullmatch(r'[0-9]{1,9}', str(build))) and \
         int(build) >= 22000
     if name.startswith('Windows 10') and windows11:
@@ -316,6 +316,11 @@ def _version(software, windows, result):
     if isinstance(major, int):
         return '%d.%d' % (major, minor if isinstance(minor, int) else 0)
     return legacy
+
+
+def _string(value):
+    """A string value, or None: a value of another type is not trusted."""
+    return value if isinstance(value, str) else None
 
 
 def _pci_mappings(system, current):
