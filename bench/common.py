@@ -12,7 +12,7 @@ import openstack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-REPORT = os.path.join(ROOT, 'docs', 'benchmarks.md')
+REPORT = os.path.join(ROOT, 'doc', 'source', 'benchmarks.md')
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
@@ -78,7 +78,7 @@ def machine():
 
 
 def write_section(name, text):
-    """Replace this benchmark's section of docs/benchmarks.md."""
+    """Replace this benchmark's section of doc/source/benchmarks.md."""
     begin, end = '<!-- bench:%s -->' % name, '<!-- /bench:%s -->' % name
     try:
         with open(REPORT) as f:
