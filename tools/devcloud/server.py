@@ -119,6 +119,8 @@ class Service:
         self.data = DATA
         self.log = LOGS / ('%s.log' % self.name)
         self.pidfile = RUN / ('%s.pid' % self.name)
+        # The pid's start time: tells our process from a recycled pid.
+        self.startfile = RUN / ('%s.started' % self.name)
 
     @property
     def endpoint(self):
@@ -185,8 +187,7 @@ class Service:
     def running_pid(self):
         """The pid of our live server, or None (cleans stale files)."""
         try:
-            pid, *started = self.pidfile.read_text().split()
-            pid = int(pid)
+            pid = int(self.pidfile.read_text())
             cmdline = Path('/proc/%d/cmdline' % pid).read_bytes()
             now = start_time(pid)
         except (OSError, ValueError):
@@ -194,13 +195,16 @@ class Service:
         else:
             # Ignore dead and recycled pids.  Servers may rename themselves
             # (setproctitle), so the start time identifies them.
-            ours = started == [now] if started else \
-                str(VENV).encode() in cmdline
+            try:
+                ours = self.startfile.read_text().strip() == now
+            except OSError:  # started by an older devcloud
+                ours = str(VENV).encode() in cmdline
             if not alive(pid) or not ours:
                 pid = None
         if pid is None:
-            with contextlib.suppress(OSError):
-                self.pidfile.unlink()
+            for f in (self.pidfile, self.startfile):
+                with contextlib.suppress(OSError):
+                    f.unlink()
         return pid
 
     def check_port(self):
@@ -221,7 +225,8 @@ class Service:
                                     stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env,
                                     cwd=STATE, start_new_session=True)
-        self.pidfile.write_text('%d %s\n' % (proc.pid, start_time(proc.pid)))
+        self.pidfile.write_text('%d\n' % proc.pid)
+        self.startfile.write_text(start_time(proc.pid) + '\n')
         proc.deadline = time.time() + START_TIMEOUT
         return proc
 
@@ -285,6 +290,8 @@ class Daemon(Service):
         self.data = DATA
         self.log = LOGS / ('%s.log' % self.name)
         self.pidfile = RUN / ('%s.pid' % self.name)
+        # The pid's start time: tells our process from a recycled pid.
+        self.startfile = RUN / ('%s.started' % self.name)
 
     def command(self):
         return [VENV / 'bin' / 'python', '-c', DAEMON_LAUNCHER, self.name,
