@@ -32,8 +32,9 @@ def test_starting_twice_says_it_is_running(cloud):
 def test_status_of_a_running_cloud(cloud):
     result = devcloud_sh('status')
     assert result.returncode == 0
-    assert 'glance   running' in result.stdout
-    assert 'answering' in result.stdout
+    for name in ('glance', 'rabbitmq', 'nova-compute', 'cinder-volume'):
+        assert '%-16s running' % name in result.stdout
+    assert 'stopped' not in result.stdout
 
 
 def test_a_taken_port_is_a_clear_error_before_installing(cloud, tmp_path):
@@ -50,7 +51,7 @@ def test_stop_and_status_of_a_cloud_that_is_not_running(tmp_path):
     assert stop.returncode == 0 and 'not running' in stop.stdout + stop.stderr
     status = devcloud_sh('status', state=tmp_path)
     assert status.returncode == 3
-    assert 'keystone stopped' in status.stdout
+    assert '%-16s stopped' % 'keystone' in status.stdout
 
 
 def test_info_names_every_service_and_no_password(cloud):
@@ -137,8 +138,10 @@ def test_servers_boot_from_an_image_and_from_a_volume_made_from_it(
             if thing.resource_key == 'server':
                 conn.compute.delete_server(thing, ignore_missing=True)
                 conn.compute.wait_for_delete(thing, wait=180)
-            else:
-                conn.block_storage.delete_volume(thing, ignore_missing=True)
+            else:  # detached once its server is gone
+                conn.block_storage.wait_for_status(
+                    thing, 'available', failures=['error'], wait=180)
+                conn.block_storage.delete_volume(thing)
         conn.image.delete_image(image, ignore_missing=True)
 
 
@@ -175,20 +178,26 @@ def test_minimal_then_full_start_and_a_stop_that_leaves_nothing(
     ports = [int(p) for p in env.values()]
     ports.append(int(env['DEVCLOUD_RABBITMQ_PORT']) + 1)
 
-    minimal = devcloud_sh('start', '--minimal', state=state, env=env,
-                          timeout=600)
-    assert minimal.returncode == 0, minimal.stdout + minimal.stderr
-    status = devcloud_sh('status', state=state, env=env)
-    assert status.returncode == 0, status.stdout
-    assert 'nova             not started (start --minimal)' in status.stdout
-    assert not (state / 'run' / 'rabbitmq.pid').exists()
+    try:
+        minimal = devcloud_sh('start', '--minimal', state=state, env=env,
+                              timeout=600)
+        assert minimal.returncode == 0, minimal.stdout + minimal.stderr
+        status = devcloud_sh('status', state=state, env=env)
+        assert status.returncode == 0, status.stdout
+        assert '%-16s not started (start --minimal)' % 'nova' \
+            in status.stdout
+        assert not (state / 'run' / 'rabbitmq.pid').exists()
 
-    full = devcloud_sh('start', state=state, env=env, timeout=600)
-    assert full.returncode == 0, full.stdout + full.stderr
-    status = devcloud_sh('status', state=state, env=env)
-    assert status.returncode == 0, status.stdout
-    for name in ('rabbitmq', 'nova-compute', 'cinder-volume'):
-        assert '%-16s running' % name in status.stdout
+        full = devcloud_sh('start', state=state, env=env, timeout=600)
+        assert full.returncode == 0, full.stdout + full.stderr
+        status = devcloud_sh('status', state=state, env=env)
+        assert status.returncode == 0, status.stdout
+        for name in ('rabbitmq', 'nova-compute', 'cinder-volume'):
+            assert '%-16s running' % name in status.stdout
+
+    except BaseException:
+        devcloud_sh('stop', state=state, env=env)
+        raise
 
     leaders = {int(p.read_text())
                for p in (state / 'run').glob('*.pid')}

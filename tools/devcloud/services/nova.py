@@ -75,8 +75,10 @@ class NovaApi(Service):
             # the port and security group reads Nova still makes.
             'neutron': dict(service_auth, endpoint_override=(
                 cloud.by_name['netstub'].url)),
+            # Cinder lets only Nova itself (a service token) delete the
+            # attachment of a server's volume.
             'service_user': dict(service_auth,
-                                 send_service_user_token='false'),
+                                 send_service_user_token='true'),
             'oslo_concurrency': {'lock_path': DATA / 'nova' / 'locks'},
             # Privileged helpers without sudo.
             'nova_sys_admin': {'helper_command': HELPER},
