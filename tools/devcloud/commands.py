@@ -226,7 +226,7 @@ def cmd_info(cloud, args):
     }
     info['services'] = [s.name for s in cloud.selected()]
     for svc in cloud.services:
-        if svc.url:
+        if svc.app:  # an HTTP API
             info['%s_url' % svc.name] = svc.endpoint
         info.update(svc.info())
     print(json.dumps(info, indent=1))
