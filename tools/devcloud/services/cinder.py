@@ -9,10 +9,11 @@ are Cinder's own.
 """
 
 import shutil
+import time
 
-from devcloud.base import (DATA, Fail, HOST, REGION, REPO, VENV, finish, http,
-                           ini, save_setup, say, sqlite_wal, tail,
-                           write_private)
+from devcloud.base import (DATA, Fail, HOST, REGION, REPO, START_TIMEOUT, VENV,
+                           finish, http, ini, save_setup, say, sqlite_wal,
+                           tail, write_private)
 from devcloud.server import Daemon, Service
 from devcloud.services.rabbitmq import SERVICE as RABBITMQ
 
@@ -118,12 +119,11 @@ class CinderVolume(CinderDaemon):
 
     def smoke(self, cloud):
         """The volume service is up (the scheduler can place volumes)."""
-        import time
         api = SERVICES[0]
         token = cloud.identity.token(
             'admin', cloud.pw['admin'],
             {'project': {'name': 'admin', 'domain': {'id': 'default'}}})
-        deadline = time.time() + 90
+        deadline = time.time() + max(180, START_TIMEOUT)
         while True:
             st, _, doc = http('GET', api.endpoint + '/os-services',
                               token=token)

@@ -10,9 +10,9 @@ import shutil
 import threading
 import time
 
-from devcloud.base import (DATA, Fail, HOST, LOGS, REGION, VENV, finish, http,
-                           ini, save_setup, say, sqlite_wal, start_job,
-                           tail, write_private)
+from devcloud.base import (DATA, Fail, HOST, LOGS, REGION, START_TIMEOUT, VENV,
+                           finish, http, ini, save_setup, say, sqlite_wal,
+                           start_job, tail, write_private)
 from devcloud.server import Daemon, Service
 from devcloud.services.rabbitmq import SERVICE as RABBITMQ
 
@@ -150,7 +150,7 @@ class NovaCompute(NovaDaemon):
             'admin', cloud.pw['admin'],
             {'project': {'name': 'admin', 'domain': {'id': 'default'}}})
         url = api.endpoint
-        deadline = time.time() + 90
+        deadline = time.time() + max(180, START_TIMEOUT)
         while True:
             st, _, doc = http('GET', url + '/os-services?binary=nova-compute',
                               token=token)
