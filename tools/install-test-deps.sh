@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian tools the test fixtures use to build real disk images
-# (tests/fixtures/images.py). Idempotent: does nothing when all are present.
+# (tests/fixtures/images.py) and RabbitMQ, the message bus of the local
+# cloud's Nova and Cinder (tools/devcloud.sh). Idempotent: does nothing when all are present.
 # Fails loudly when a tool is missing and cannot be installed.
 set -euo pipefail
 
@@ -30,6 +31,8 @@ zstd:zstd
 lz4:lz4
 cryptsetup:cryptsetup-bin
 hivexml:libhivex-bin
+rabbitmq-server:rabbitmq-server
+epmd:erlang-base
 "
 
 missing_packages() {

@@ -5,10 +5,13 @@
     openstack.connect(cloud=info['admin_cloud'])   # or info['member_cloud']
 
 stop_glance(kill=True) / start_glance() crash and revive Glance only.
-DEVCLOUD_DIR, DEVCLOUD_KEYSTONE_PORT and DEVCLOUD_GLANCE_PORT are honoured.
+nova_manage('image_property', 'show', server_id, 'hw_disk_bus') runs the
+cloud's own nova-manage.  DEVCLOUD_DIR and DEVCLOUD_<SERVICE>_PORT are
+honoured.
 """
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +36,10 @@ def _run(*args, timeout=900):
 def info():
     """Paths and URLs of the local cloud, without secrets.
 
-    Keys: state_dir, clouds_yaml, admin_cloud, member_cloud, keystone_url,
-    glance_url, logs_dir, image_dir, region.
+    Keys: state_dir, clouds_yaml, admin_cloud, member_cloud, logs_dir, venv,
+    services (those `start` runs), <service>_url (keystone, glance,
+    placement, nova, cinder, ...), image_dir, region, nova_manage (the
+    command prefix), nova_conf, flavors, cinder_backend, rabbitmq_port.
     """
     return json.loads(_run('info'))
 
@@ -58,3 +63,14 @@ def stop_glance(kill=False):
 
 def start_glance():
     _run('start-glance')
+
+
+def nova_manage(*args, timeout=300):
+    """Run the cloud's nova-manage with args; its stdout (raises on error)."""
+    cmd = shlex.split(info()['nova_manage']) + list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise DevcloudError('nova-manage %s failed (exit %d):\n%s%s' % (
+            ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc.stdout

@@ -20,6 +20,7 @@ RUN = STATE / 'run'
 CLOUDS_YAML = STATE / 'clouds.yaml'
 SECRETS = STATE / 'secrets.json'
 SETUP_STATE = STATE / 'setup.json'
+MINIMAL = RUN / 'minimal'  # present after `start --minimal`
 
 HOST = '127.0.0.1'
 REGION = 'RegionOne'

@@ -8,25 +8,25 @@ import sys
 import time
 
 from devcloud import install, services as services_pkg
-from devcloud.base import (CLOUDS_YAML, DATA, Fail, LOGS, REGION, RUN,
-                           SETUP_STATE, STATE, VENV, load_json, passwords,
+from devcloud.base import (CLOUDS_YAML, DATA, Fail, LOGS, MINIMAL, REGION,
+                           RUN, SETUP_STATE, STATE, VENV, load_json, passwords,
                            save_setup, say, state_lock, write_private)
 
 USAGE = '''\
-Usage: devcloud.sh start|stop|status|restart|reset|env|info|
+Usage: devcloud.sh start [--minimal]|stop|status|restart|reset|env|info|
                    stop-SERVICE [--kill]|start-SERVICE
 
 A real local OpenStack on 127.0.0.1: %s.
 State lives in $DEVCLOUD_DIR (default <repo>/.devcloud); each service's
-port is $DEVCLOUD_<SERVICE>_PORT.'''
+port is $DEVCLOUD_<SERVICE>_PORT.  --minimal: Keystone and Glance only.'''
 
 
 def services():
     """Every service module's SERVICE, in start order."""
     found = []
     for mod in pkgutil.iter_modules(services_pkg.__path__):
-        found.append(importlib.import_module(
-            'devcloud.services.' + mod.name).SERVICE)
+        mod = importlib.import_module('devcloud.services.' + mod.name)
+        found += getattr(mod, 'SERVICES', None) or [mod.SERVICE]
     return sorted(found, key=lambda s: (s.order, s.name))
 
 
@@ -38,11 +38,18 @@ class Cloud:
         self.by_name = {s.name: s for s in self.services}
         self.identity = self.by_name['keystone']
         self._pw = None
+        self.done = {}  # setup.json, while starting
+
+    def selected(self):
+        """The services `start` brings up (all, or --minimal's)."""
+        if MINIMAL.exists():
+            return [s for s in self.services if s.minimal]
+        return self.services
 
     @property
     def pw(self):
         if self._pw is None:
-            self._pw = passwords(['admin', 'demo'] + [
+            self._pw = passwords(['admin', 'demo', 'rabbitmq'] + [
                 s.name for s in self.services if s.service_roles])
         return self._pw
 
@@ -70,40 +77,52 @@ def write_clouds_yaml(cloud):
 
 
 def cmd_start(cloud, args):
-    pids = {s.name: s.running_pid() for s in cloud.services}
+    RUN.mkdir(parents=True, exist_ok=True)
+    if '--minimal' in args:
+        MINIMAL.touch()
+    elif MINIMAL.exists():
+        MINIMAL.unlink()
+    selected = cloud.selected()
+    pids = {s.name: s.running_pid() for s in selected}
     if all(pids.values()):
         say('devcloud already running (%s)' % ', '.join(
             '%s pid %d' % kv for kv in pids.items()))
         return 0
-    todo = [s for s in cloud.services if not pids[s.name]]
+    todo = [s for s in selected if not pids[s.name]]
     for svc in todo:
         svc.check_port()
     t0 = time.time()
     install.ensure_installed()
     for d in (DATA, LOGS, RUN):
         d.mkdir(parents=True, exist_ok=True)
-    for svc in cloud.services:
+    for svc in selected:
         svc.configure(cloud)
-    done = load_json(SETUP_STATE, {})
+    done = cloud.done = load_json(SETUP_STATE, {})
     procs = {}
     try:
         # Every service's one-time setup runs in the background at once.
         waits = [(svc, svc.prepare(cloud, done)) for svc in todo]
         for svc, wait in waits:
             wait()
-            procs[svc.name] = svc.launch()
+            if not svc.phase:
+                procs[svc.name] = svc.launch()
         identity = cloud.identity
         if identity.name in procs:
             pids[identity.name] = identity.wait_ready(procs[identity.name])
-        urls = [s.url for s in cloud.services]
+        urls = [s.url for s in selected]
         if done.get('provisioned') != urls:
-            identity.provision(cloud)
+            identity.provision(cloud, selected)
             done['provisioned'] = urls
             save_setup(done)
-        for svc in todo:
-            if svc is not identity:
-                pids[svc.name] = svc.wait_ready(procs[svc.name])
-        for svc in cloud.services:
+        for phase in sorted({s.phase for s in todo}):
+            batch = [s for s in todo if s.phase == phase]
+            for svc in batch:
+                if phase:
+                    procs[svc.name] = svc.launch()
+            for svc in batch:
+                if svc is not identity:
+                    pids[svc.name] = svc.wait_ready(procs[svc.name])
+        for svc in selected:
             svc.smoke(cloud)
     except BaseException:
         for svc in todo:  # don't leave half a cloud behind
@@ -113,8 +132,9 @@ def cmd_start(cloud, args):
         raise
     write_clouds_yaml(cloud)
     say('running in %.1fs: %s' % (time.time() - t0, ', '.join(
-        '%s %s (pid %d)' % (s.name, s.endpoint, pids[s.name])
-        for s in cloud.services)))
+        '%s %s(pid %d)' % (
+            s.name, s.endpoint + ' ' if s.url else '', pids[s.name])
+        for s in selected)))
     say('clouds: devcloud-admin, devcloud-member; '
         'eval "$(tools/devcloud.sh env)" sets OS_CLIENT_CONFIG_FILE=%s'
         % CLOUDS_YAML)
@@ -126,25 +146,30 @@ def cmd_stop(cloud, args):
         say('devcloud is not running')
         return 0
     for svc in reversed(cloud.services):
-        svc.stop()
+        if svc.running_pid() or svc in cloud.selected():
+            svc.stop()
     return 0
 
 
 def cmd_status(cloud, args):
     up = True
+    selected = cloud.selected()
     for svc in cloud.services:
         pid = svc.running_pid()
         if pid is None:
-            up = False
-            print('%-8s stopped' % svc.name)
+            if svc in selected:
+                up = False
+                print('%-16s stopped' % svc.name)
+            else:
+                print('%-16s not started (start --minimal)' % svc.name)
             continue
         try:
             st = svc.answers(timeout=3)
             answer = 'answering' if st == 200 else 'HTTP %d' % st
         except OSError as e:
             answer = 'not answering (%s)' % e
-        print('%-8s running  pid %-7d %s  %s' % (
-            svc.name, pid, svc.url, answer))
+        print('%-16s running  pid %-7d %s  %s' % (
+            svc.name, pid, svc.url or '(no port)', answer))
     return 0 if up else 3
 
 
@@ -199,8 +224,10 @@ def cmd_info(cloud, args):
         'admin_cloud': 'devcloud-admin', 'member_cloud': 'devcloud-member',
         'logs_dir': str(LOGS), 'venv': str(VENV),
     }
+    info['services'] = [s.name for s in cloud.selected()]
     for svc in cloud.services:
-        info['%s_url' % svc.name] = svc.endpoint
+        if svc.app:  # an HTTP API
+            info['%s_url' % svc.name] = svc.endpoint
         info.update(svc.info())
     print(json.dumps(info, indent=1))
     return 0

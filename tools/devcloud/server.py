@@ -13,17 +13,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from devcloud.base import (DATA, ETC, Fail, HOST, LOGS, RUN, START_TIMEOUT,
+from devcloud.base import (DATA, ETC, Fail, HOST, LOGS, REGION, RUN,
+                           START_TIMEOUT,
                            STATE, VENV, http, say, start_job, tail)
 
-# keystone parses sys.argv with oslo.config, so waitress-serve's own
-# arguments would break it: import the app with a clean argv instead.
 # oslo.db opens SQLite transactions with a deferred BEGIN; a transaction
 # that reads and then writes fails at once with "database is locked" when
-# another thread writes meanwhile (no busy wait).  BEGIN IMMEDIATE takes the
-# write lock up front, so concurrent requests queue on busy_timeout instead.
-LAUNCHER = '''
-import importlib, sqlite3, sys, waitress
+# another thread or process writes meanwhile (no busy wait).  BEGIN
+# IMMEDIATE takes the write lock up front, so concurrent requests queue on
+# busy_timeout instead.  Every server and daemon runs with these hooks.
+SQLITE_HOOKS = '''
+import sqlite3
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -37,15 +37,34 @@ def _begin_immediate(conn, cursor, stmt, params, context, many):
     if stmt == 'BEGIN' and conn.dialect.name == 'sqlite':
         stmt = 'BEGIN IMMEDIATE'
     return stmt, params
+'''
 
-svc, app, port = sys.argv[1:]
-sys.argv = ['devcloud-' + svc]
+# keystone parses sys.argv with oslo.config, so waitress-serve's own
+# arguments would break it: import the app with a clean argv instead (plus
+# the service's own app_argv, for cinder, which reads its config that way).
+LAUNCHER = '''
+import importlib, sys, waitress
+%s
+svc, app, port = sys.argv[1:4]
+sys.argv = ['devcloud-' + svc] + sys.argv[4:]
 mod, attr = app.split(':')
 app = getattr(importlib.import_module(mod), attr)
 # threads: concurrency; body size: let big images in (default 1 GiB).
 waitress.serve(app, host='%s', port=int(port), threads=16,
                max_request_body_size=1 << 40, ident='devcloud-' + svc)
-''' % HOST
+''' % (SQLITE_HOOKS, HOST)
+
+# A daemon's console script: import it first (nova and cinder pick their
+# concurrency model, eventlet or threads, on import), then hook SQLite.
+DAEMON_LAUNCHER = '''
+import importlib, sys
+name, main = sys.argv[1:3]
+sys.argv = [name] + sys.argv[3:]
+mod, attr = main.split(':')
+main = getattr(importlib.import_module(mod), attr)
+%s
+sys.exit(main())
+''' % SQLITE_HOOKS
 
 
 def alive(pid):
@@ -59,6 +78,12 @@ def alive(pid):
             len(os.listdir('/proc/%d/task' % pid)) > 1
     except OSError:
         return False
+
+
+def start_time(pid):
+    """The start time of pid in clock ticks since boot (/proc stat)."""
+    stat = Path('/proc/%d/stat' % pid).read_text()
+    return stat.rsplit(')', 1)[1].split()[19]
 
 
 def port_free(port):
@@ -83,6 +108,8 @@ class Service:
     path = ''             # appended to the URL in the catalog and info
     service_type = None   # catalog service type, if it has endpoints
     service_roles = ()    # roles of its user in project 'service', if any
+    minimal = False       # part of `start --minimal` (Keystone + Glance)
+    phase = 0             # launched once every lower phase answers
 
     def __init__(self):
         self.port_env = 'DEVCLOUD_%s_PORT' % self.name.upper()
@@ -92,6 +119,8 @@ class Service:
         self.data = DATA
         self.log = LOGS / ('%s.log' % self.name)
         self.pidfile = RUN / ('%s.pid' % self.name)
+        # The pid's start time: tells our process from a recycled pid.
+        self.startfile = RUN / ('%s.started' % self.name)
 
     @property
     def endpoint(self):
@@ -116,6 +145,33 @@ class Service:
         """Extra entries for `devcloud.sh info` (no secrets)."""
         return {}
 
+    def authtoken(self, cloud, user=None):
+        """A [keystone_authtoken]-style section: log in as user."""
+        keystone = cloud.identity
+        return {
+            'www_authenticate_uri': keystone.url,
+            'auth_url': keystone.url,
+            'auth_type': 'password',
+            'user_domain_name': 'Default',
+            'project_domain_name': 'Default',
+            'project_name': 'service',
+            'username': user or self.name,
+            'password': cloud.pw[user or self.name],
+            'region_name': REGION,
+        }
+
+    def command(self):
+        """The command line of the server (a WSGI app under waitress)."""
+        return [VENV / 'bin' / 'python', '-c', LAUNCHER, self.name, self.app,
+                str(self.port)]
+
+    def environ(self):
+        env = dict(os.environ)
+        if self.config_env:
+            env[self.config_env] = str(self.etc)
+        env.pop('OS_CLOUD', None)
+        return env
+
     # --- processes ---------------------------------------------------------
 
     def manage(self, conf, *args, env=None):
@@ -133,15 +189,22 @@ class Service:
         try:
             pid = int(self.pidfile.read_text())
             cmdline = Path('/proc/%d/cmdline' % pid).read_bytes()
+            now = start_time(pid)
         except (OSError, ValueError):
             pid = None
         else:
-            # Ignore dead and recycled pids.
-            if not alive(pid) or str(VENV).encode() not in cmdline:
+            # Ignore dead and recycled pids.  Servers may rename themselves
+            # (setproctitle), so the start time identifies them.
+            try:
+                ours = self.startfile.read_text().strip() == now
+            except OSError:  # started by an older devcloud
+                ours = str(VENV).encode() in cmdline
+            if not alive(pid) or not ours:
                 pid = None
         if pid is None:
-            with contextlib.suppress(OSError):
-                self.pidfile.unlink()
+            for f in (self.pidfile, self.startfile):
+                with contextlib.suppress(OSError):
+                    f.unlink()
         return pid
 
     def check_port(self):
@@ -152,10 +215,8 @@ class Service:
 
     def launch(self):
         """Start the server detached; wait_ready() checks on it."""
-        env = dict(os.environ, **{self.config_env: str(self.etc)})
-        env.pop('OS_CLOUD', None)
-        cmd = [VENV / 'bin' / 'python', '-c', LAUNCHER, self.name, self.app,
-               str(self.port)]
+        env = self.environ()
+        cmd = self.command()
         with open(self.log, 'ab') as f:
             f.write(('\n=== %s starting %s ===\n' % (
                 time.strftime('%F %T'), self.name)).encode())
@@ -165,6 +226,7 @@ class Service:
                                     stdin=subprocess.DEVNULL, env=env,
                                     cwd=STATE, start_new_session=True)
         self.pidfile.write_text('%d\n' % proc.pid)
+        self.startfile.write_text(start_time(proc.pid) + '\n')
         proc.deadline = time.time() + START_TIMEOUT
         return proc
 
@@ -207,3 +269,48 @@ class Service:
         self.terminate(pid, kill)
         say('%s stopped (pid %d%s)' % (self.name, pid,
                                        ', SIGKILL' if kill else ''))
+
+
+class Daemon(Service):
+    """A server without a port of its own (an RPC worker on the bus).
+
+    main is its console script's 'module:function'; conf its config file.
+    It counts as ready once it has stayed up for `settle` seconds; the
+    service that owns it checks in smoke() that it really joined.
+    """
+    main = None
+    conf = None
+    settle = 2.0
+    phase = 1  # after the catalog has its users
+
+    def __init__(self):
+        self.port = None
+        self.url = None
+        self.etc = ETC / self.name.split('-')[0]
+        self.data = DATA
+        self.log = LOGS / ('%s.log' % self.name)
+        self.pidfile = RUN / ('%s.pid' % self.name)
+        # The pid's start time: tells our process from a recycled pid.
+        self.startfile = RUN / ('%s.started' % self.name)
+
+    def command(self):
+        return [VENV / 'bin' / 'python', '-c', DAEMON_LAUNCHER, self.name,
+                self.main, '--config-file', self.conf]
+
+    def check_port(self):
+        pass
+
+    def answers(self, timeout=2):
+        return 200 if self.running_pid() else 0
+
+    def wait_ready(self, proc):
+        up = time.time() + self.settle
+        while time.time() < proc.deadline:
+            if proc.poll() is not None:
+                self.pidfile.unlink()
+                raise Fail('%s exited with code %s during start\n%s' % (
+                    self.name, proc.returncode, tail(self.log)))
+            if time.time() >= up:
+                return proc.pid
+            time.sleep(0.25)
+        return proc.pid

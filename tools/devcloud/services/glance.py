@@ -16,6 +16,7 @@ class Glance(Service):
     probe = '/healthcheck'
     service_type = 'image'
     service_roles = ('admin', 'service')
+    minimal = True
 
     @property
     def conf(self):

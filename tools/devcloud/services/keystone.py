@@ -17,6 +17,7 @@ class Keystone(Service):
     config_env = 'OS_KEYSTONE_CONFIG_DIR'
     probe = '/v3'
     path = '/v3'
+    minimal = True
 
     @property
     def conf(self):
@@ -83,12 +84,12 @@ class Keystone(Service):
             raise Fail('keystone login as %s failed: %s %s' % (user, st, doc))
         return hdrs['X-Subject-Token']
 
-    def provision(self, cloud):
+    def provision(self, cloud, selected):
         """The demo user, each service's user, catalog entry and endpoints."""
         api = Api(self, self.token('admin', cloud.pw['admin'],
                                    {'system': {'all': True}}))
         grants = {'demo': ('demo', ['member', 'reader'])}
-        for svc in cloud.services:
+        for svc in selected:
             if svc.service_roles:
                 grants[svc.name] = ('service', list(svc.service_roles))
         roles = {r: api.find('roles', name=r)['id']
@@ -106,9 +107,11 @@ class Keystone(Service):
             for r in user_roles:
                 api.call('PUT', '/projects/%s/users/%s/roles/%s' % (
                     p['id'], u['id'], roles[r]))
-        for svc in cloud.services:
+        for svc in selected:
             if svc.service_type and svc is not self:
-                api.catalog(svc.name, svc.service_type, svc.endpoint)
+                types = svc.service_type
+                for t in (types,) if isinstance(types, str) else types:
+                    api.catalog(svc.name, t, svc.endpoint)
 
     def info(self):
         return {'region': REGION}
