@@ -97,6 +97,9 @@ def add_selection(parser):
 def project_id(conn, ref):
     if not ref:
         return None
+    if ref in (conn.current_project_id,
+               conn.config.get_auth_args().get('project_name')):
+        return conn.current_project_id
     try:
         found = conn.identity.find_project(ref, ignore_missing=True)
     except Exception as e:  # a member may not look projects up
@@ -222,6 +225,13 @@ def table(spec, rows):
                    for _, key, kind in spec) for row in rows])
 
 
+def cells(args, rows):
+    """Absent values: null in json and yaml, an empty cell elsewhere."""
+    if common.wants_everything(args):
+        return rows
+    return [tuple('' if v is None else v for v in row) for row in rows]
+
+
 class AuditVolumes(Lister):
     """Audit bootable volumes' image metadata and its drift from the image"""
 
@@ -264,7 +274,9 @@ class AuditVolumes(Lister):
         if args.only_drift:
             rows = [r for r in rows if r['drift'] == volume.DRIFTED]
         long = args.long or common.wants_everything(args)
-        return table(AUDIT_COLUMNS + (AUDIT_LONG if long else ()), rows)
+        columns, data = table(AUDIT_COLUMNS + (AUDIT_LONG if long else ()),
+                              rows)
+        return columns, cells(args, data)
 
 
 SET_COLUMNS = ('ID', 'Name', 'Status', 'Action', 'Outcome', 'Changes',
@@ -406,7 +418,7 @@ class SetVolumes(Lister):
         done = {c.image.id: o for c, o in zip(todo, outcomes)
                 if o is not None}
         self._exit = self._exit or exit_code(changes, outcomes)
-        return SET_COLUMNS, set_rows(changes, vols, done)
+        return SET_COLUMNS, cells(args, set_rows(changes, vols, done))
 
 
 ROLLBACK_COLUMNS = ('ID', 'Name', 'Outcome', 'Changes', 'Reason')
@@ -477,7 +489,7 @@ class RollbackVolumes(Lister):
                                   if outcome == 'planned' else {}), reason)
                 for e, outcome, found, reason in states}
         if args.dry_run or not todo:
-            return ROLLBACK_COLUMNS, list(rows.values())
+            return ROLLBACK_COLUMNS, cells(args, list(rows.values()))
         if not (args.yes or setbus.confirm(
                 'Roll back %d volumes?' % len(todo))):
             raise exceptions.CommandError('cancelled: nothing changed')
@@ -499,4 +511,4 @@ class RollbackVolumes(Lister):
             self._exit = 1
         elif any(o is None or o.outcome in apply.NOT_DONE for o in outcomes):
             self._exit = common.EXIT_FAILED
-        return ROLLBACK_COLUMNS, list(rows.values())
+        return ROLLBACK_COLUMNS, cells(args, list(rows.values()))
