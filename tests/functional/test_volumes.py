@@ -53,10 +53,6 @@ class Volumes:
 
     def delete(self):
         for volume_id in self.made:
-            for snap in self.conn.block_storage.snapshots(
-                    details=False, volume_id=volume_id):
-                self.conn.block_storage.delete_snapshot(snap)
-                self.conn.block_storage.wait_for_delete(snap)
             self.conn.block_storage.delete_volume(volume_id,
                                                   ignore_missing=True)
 
@@ -149,14 +145,18 @@ def test_snapshot_listed_as_not_changeable(admin, tag, images, volumes):
     lin = volumes.from_image(images['lin'], tag + '-lin')
     snap = admin.block_storage.create_snapshot(volume_id=lin,
                                                name=tag + '-snap')
-    admin.block_storage.wait_for_status(snap, 'available', wait=120)
-    rows, _ = run_json('volume-audit', lin, '--long', check=0)
-    got = by_id(rows)
-    assert got[snap.id]['Kind'] == 'snapshot'
-    assert got[snap.id]['Changeable'] is False
-    assert lin in got[snap.id]['Note']
-    rows, _ = run_json('volume-audit', lin, '--no-snapshots', check=0)
-    assert [r['ID'] for r in rows] == [lin]
+    try:
+        admin.block_storage.wait_for_status(snap, 'available', wait=120)
+        rows, _ = run_json('volume-audit', lin, '--long', check=0)
+        got = by_id(rows)
+        assert got[snap.id]['Kind'] == 'snapshot'
+        assert got[snap.id]['Changeable'] is False
+        assert lin in got[snap.id]['Note']
+        rows, _ = run_json('volume-audit', lin, '--no-snapshots', check=0)
+        assert [r['ID'] for r in rows] == [lin]
+    finally:
+        admin.block_storage.delete_snapshot(snap)
+        admin.block_storage.wait_for_delete(snap, wait=120)
 
 
 def test_state_cinder_refuses_is_a_per_volume_skip(admin, tag, images,
