@@ -221,8 +221,9 @@ AUDIT_LONG = (
 
 def table(spec, rows):
     return (tuple(name for name, _, _ in spec),
-            [tuple(kind(row.get(key)) if kind else row.get(key)
-                   for _, key, kind in spec) for row in rows])
+            [tuple(kind(row[key]) if kind and row.get(key) is not None
+                   else row.get(key) for _, key, kind in spec)
+             for row in rows])
 
 
 def cells(args, rows):

@@ -290,3 +290,17 @@ def test_conflict_and_refused_state_change_nothing(monkeypatch):
                                  Records(), sleep=lambda s: None)
     assert out.outcome == apply.FAILED and 'maintenance' in out.error
     assert fake.calls == []
+
+
+def test_every_column_of_a_snapshot_row_formats():
+    from glance_virtio.cli import volume as cli
+    vol = volume.to_volume(body(meta=meta(**UBUNTU)))
+    snap = volume.to_snapshot({'id': 's1', 'volume_id': 'v1'})
+    rows = volume.audit_rows([vol], {'img1': 'deleted'}, model.Policy(),
+                             [snap])
+    _, data = cli.table(cli.AUDIT_COLUMNS + cli.AUDIT_LONG, rows)
+    for row in data:
+        for cell in row:
+            if hasattr(cell, 'machine_readable'):
+                json.dumps(cell.machine_readable())
+                cell.human_readable()
