@@ -86,7 +86,7 @@ def volumes_part(args, env):
     return """## Audit of %d volumes (bench/fleet.py)
 
 Command: `.venv/bin/python bench/fleet.py --volumes %d --servers 0 --runs
-%d`, on %s; the cloud held %d volumes in all (both commands list every
+%d%s`, on %s; the cloud held %d volumes in all (both commands list every
 project's); the two commands alternate, %d runs each. Making the missing
 volumes took %.0f s before timing.
 
@@ -96,7 +96,8 @@ Ratio of medians (volume audit / plain listing): **%.2fx** (target: at
 most 1.5x). The audit lists volumes 1000 to a page, reads each distinct
 source image once from Glance for drift, and evaluates every rule on
 every volume's image metadata.
-""" % (args.volumes, args.volumes, args.runs, common.machine(), total,
+""" % (args.volumes, args.volumes, args.runs,
+       ' --no-start' if args.no_start else '', common.machine(), total,
        args.runs, made, table, o_med / t_med)
 
 
@@ -111,8 +112,16 @@ def main():
     parser.add_argument('--volumes', type=int, default=500)
     parser.add_argument('--servers', type=int, default=200)
     parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--no-start', action='store_true',
+                        help='Use the running cloud OS_CLIENT_CONFIG_FILE '
+                             'names instead of starting tools/devcloud.sh')
     args = parser.parse_args()
-    env = common.cloud_env()
+    if args.no_start:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_') or k == 'OS_CLIENT_CONFIG_FILE'}
+        env['PATH'] = common.BIN + os.pathsep + env.get('PATH', '')
+    else:
+        env = common.cloud_env()
     for count, name, part in ((args.volumes, 'fleet-volumes', volumes_part),
                               (args.servers, 'fleet-servers', servers_part)):
         if count:

@@ -210,3 +210,36 @@ def test_failed_login_is_an_error_for_the_whole_command(cloud, tmp_path):
     assert 'authentication failed' in result.stderr
     assert 'Traceback' not in result.stderr
     assert 'wrong-pw-9d1c' not in result.stderr + result.stdout
+
+
+def test_attached_volume_changes_and_the_row_names_the_server(
+        admin, tag, images, volumes, tmp_path):
+    boot = volumes.from_image(images['lin'], tag + '-boot')
+    admin.compute.default_microversion = '2.37'
+    server = admin.compute.create_server(
+        name=tag + '-server', flavor_id='devcloud.tiny', networks='none',
+        block_device_mapping=[{'boot_index': 0, 'uuid': boot,
+                               'source_type': 'volume',
+                               'destination_type': 'volume',
+                               'delete_on_termination': False}])
+    try:
+        admin.compute.wait_for_server(server, wait=300)
+        wait_in_use = time.time() + 120
+        while admin.block_storage.get_volume(boot).status != 'in-use':
+            assert time.time() < wait_in_use, 'volume never in-use'
+            time.sleep(1)
+        rows, _ = run_json('volume-audit', boot, '--no-snapshots', check=0)
+        assert rows[0]['Attached To'] == [server.id]
+        rows, _ = run_json('volume-set', boot, '--bus', 'scsi', '--yes',
+                           '--journal', str(tmp_path / 'j.jsonl'), check=0)
+        assert rows[0]['Outcome'] == 'changed'
+        assert 'server %s' % server.id in rows[0]['Note']
+        assert 'keeps the image_* values' in rows[0]['Note']
+        assert bus(cinder_meta(admin, boot)) == MOVED
+    finally:
+        admin.compute.delete_server(server)
+        admin.compute.wait_for_delete(server, wait=300)
+        wait_free = time.time() + 120
+        while admin.block_storage.get_volume(boot).status != 'available' \
+                and time.time() < wait_free:
+            time.sleep(1)
