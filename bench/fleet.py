@@ -97,7 +97,9 @@ volumes took %.0f s before timing.
 Ratio of medians (volume audit / plain listing): **%.2fx** (target: at
 most 1.5x). The audit lists volumes 1000 to a page, reads each distinct
 source image once from Glance for drift, and evaluates every rule on
-every volume's image metadata.
+every volume's image metadata. Cinder is the local cloud's (API, scheduler
+and volume service with its fake driver), shared with other work while
+measured.
 """ % (args.volumes, args.volumes, args.runs,
        ' --no-start' if args.no_start else '', common.machine(), total,
        args.runs, made, table, o_med / t_med)
