@@ -304,3 +304,16 @@ def test_every_column_of_a_snapshot_row_formats():
             if hasattr(cell, 'machine_readable'):
                 json.dumps(cell.machine_readable())
                 cell.human_readable()
+
+
+def test_cinder_error_body_becomes_its_message():
+    import requests
+    resp = requests.Response()
+    resp.status_code = 400
+    message = ('Invalid volume: Updating volume metadata is not allowed '
+               'for volumes in maintenance status.')
+    resp._content = json.dumps({'badRequest': {
+        'message': message, 'code': 400}}).encode()
+    assert cinder._detail(resp).startswith('Invalid volume: Updating')
+    resp._content = b'<html>proxy error</html>'
+    assert cinder._detail(resp) == '<html>proxy error</html>'
