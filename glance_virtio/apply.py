@@ -141,8 +141,11 @@ def _finish(journal, write, outcome, observed, wrote, error=''):
                    observed, error)
 
 
-def run(conn, writes, journal, concurrency=8, progress=None):
+def run(conn, writes, journal, concurrency=8, progress=None,
+        writer=write_one):
     """Apply writes with bounded concurrency; outcomes in input order.
+
+    writer(conn, write, journal) does one write (volume_apply has Cinder's).
 
     On KeyboardInterrupt no new write starts; the writes in flight finish
     and Interrupted carries the outcomes so far (None: not attempted).
@@ -152,7 +155,7 @@ def run(conn, writes, journal, concurrency=8, progress=None):
     futures = {}
     try:
         for n, w in enumerate(writes):
-            futures[pool.submit(write_one, conn, w, journal)] = n
+            futures[pool.submit(writer, conn, w, journal)] = n
         for future in concurrent.futures.as_completed(futures):
             outcomes[futures[future]] = future.result()
             if progress:
