@@ -76,9 +76,14 @@ def literal(path, name):
     return ast.literal_eval(_find(_tree(path), name).value)
 
 
-def function(path, name, namespace):
-    """Nova's function name from path, compiled with namespace as globals."""
-    node = _find(_tree(path), name)
+def function(path, name, namespace, within=None):
+    """Nova's function name from path, compiled with namespace as globals.
+
+    ``within``: the class whose method it is (the method is compiled as a
+    plain function: pass the class stand-in as its first argument).
+    """
+    tree = _tree(path)
+    node = _find(_find_class(tree, within) if within else tree, name)
     node.decorator_list = []
     module = ast.Module(body=[node], type_ignores=[])
     scope = dict(namespace)
