@@ -24,7 +24,7 @@ class SideBySide(columns.FormattableColumn):
     def human_readable(self):
         current, target = self._value
         if target is None or target == current:
-            return _text(current)
+            return _text(current, '')
         return '%s -> %s' % (_text(current), _text(target))
 
     def machine_readable(self):
@@ -34,15 +34,16 @@ class SideBySide(columns.FormattableColumn):
 
 class Lines(columns.FormattableColumn):
     def human_readable(self):
-        return '\n'.join(str(v) for v in self._value or ()) or '-'
+        return '\n'.join(str(v) for v in self._value or ())
 
     def machine_readable(self):
         return list(self._value or ())
 
 
-def _text(value):
+def _text(value, empty='-'):
+    """One side of a pair; '-' for a missing side, empty for no value."""
     if value is None or value == []:
-        return '-'
+        return empty
     if isinstance(value, (list, tuple)):
         return ', '.join(str(v) for v in value)
     return str(value)
@@ -146,7 +147,7 @@ class ExplainImages(lister.Lister):
                                   args.swap)
         scsi_model = args.scsi_model or (
             policy.default_scsi_model if args.bus == 'scsi' else None)
-        long = args.long or common.wants_everything(args)
+        long = common.wants_long(args, LONG_COLUMNS)
         rows = []
         self._exit = 0
         for image in images:
@@ -155,14 +156,15 @@ class ExplainImages(lister.Lister):
                 self._exit = common.EXIT_FAILED
                 continue
             result = explain.explain(
-                image.properties, policy.default_machine_type, args.bus,
+                image.properties, policy.machine_types, args.bus,
                 scsi_model, args.machine_type, reports.get(image.id),
                 options, image.disk_format).to_dict()
             if result['current']['errors'] or (
                     result['target'] and result['target']['errors']):
                 self._exit = self._exit or common.EXIT_FINDINGS
             rows.append(row(image, result, long))
-        return COLUMNS + (LONG_COLUMNS if long else ()), rows
+        return COLUMNS + (LONG_COLUMNS if long else ()), common.cells(
+            args, rows)
 
     def run(self, parsed_args):
         self._exit = 0
