@@ -216,3 +216,9 @@ def test_enums_match_nova(key, enum):
     """
     assert sorted(rules.ENUMS[key]) == sorted(
         nova_source.enum('nova/objects/fields.py', enum))
+
+
+def test_rules_cite_the_nova_both_oracles_run():
+    """The Sources cite the one Nova version of tools/nova-version."""
+    assert rules.NOVA == 'Nova %s ' % nova_source.VERSION
+    assert nova_source.source('nova/virt/libvirt/blockinfo.py')
