@@ -8,7 +8,6 @@ from osc_lib import exceptions
 
 from glance_virtio.cli import common
 from glance_virtio import explain
-from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
@@ -113,10 +112,7 @@ class ExplainImages(lister.Lister):
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Show the target hw_disk_bus side by side: '
                                  'virtio, scsi, sata, ide')
-        parser.add_argument('--scsi-model', metavar='<model>',
-                            choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+        common.add_scsi_model(parser)
         parser.add_argument('--machine-type', metavar='<type>',
                             help='Target hw_machine_type, e.g. q35 (alone: '
                                  'the same bus on that machine type)')
