@@ -505,8 +505,9 @@ def _linux_checks(report, before, after, target_bus):
     return {'state': state_, 'lines': lines}
 
 
-WINDOWS_SERVICE = {'virtio': 'viostor', 'scsi': 'vioscsi',
-                   'ide': 'intelide', 'sata': 'storahci'}
+# The Windows service that drives each bus (viostor, vioscsi...).
+WINDOWS_SERVICE = {bus: detect.WINDOWS_DRIVERS[driver]
+                   for bus, driver in rules.BUS_DRIVER.items()}
 
 
 def _windows_checks(report, target_bus):
