@@ -6,6 +6,7 @@ import re
 from oslo_config import cfg
 from oslo_config import types
 
+from glance_virtio import machine
 from glance_virtio import model
 
 PROJECT = 'glance-virtio'
@@ -197,16 +198,7 @@ def policy(conf, allowed=()):
 
 def machine_types(entries):
     """{arch: machine type} from nova.conf's host-arch=machine-type list."""
-    result = {}
-    for entry in entries:
-        arch, sep, value = (s.strip() for s in entry.partition('='))
-        if not sep:
-            arch, value = 'x86_64', arch
-        if not arch or not value:
-            raise ValueError('hw_machine_type: %r is not host-arch=machine-'
-                             'type (e.g. x86_64=q35)' % entry)
-        result[arch.lower()] = value
-    return result
+    return machine.parse_machine_types(entries)
 
 
 def list_opts():

@@ -11,8 +11,10 @@ against Nova's own code.
 
 import dataclasses
 import re
-from typing import Mapping, Optional, Tuple
+from typing import Optional, Tuple
 
+from glance_virtio import detect
+from glance_virtio import machine as machine_
 from glance_virtio import rules
 
 BLOCKINFO = 'nova/virt/libvirt/blockinfo.py'
@@ -23,15 +25,9 @@ ENUM_BUSES = rules.DISK_BUSES
 KVM_BUSES = rules.KVM_BUSES
 IDE_MAX = 4
 VIRTIO_SCSI_UNITS = 256
-NO_IDE_MACHINES = ('q35', 'virt', 'pseries', 's390-ccw-virtio')
-CDROM_SCSI_ARCHES = ('ppc', 'ppc64', 'ppcle', 'ppc64le', 's390', 's390x',
-                     'aarch64')
-DEFAULT_MACHINE = {'x86_64': 'pc', 'i686': 'pc', 'armv7l': 'virt',
-                   'aarch64': 'virt', 'ppc64le': 'pseries',
-                   's390': 's390-ccw-virtio', 's390x': 's390-ccw-virtio'}
-ARCH_ALIASES = {'amd64': 'x86_64', 'x86-64': 'x86_64', 'x64': 'x86_64',
-                'arm64': 'aarch64', 'i386': 'i686', 'i486': 'i686',
-                'i586': 'i686', 'x86_32': 'i686', 'ppc64el': 'ppc64le'}
+NO_IDE_MACHINES = machine_.NO_IDE
+CDROM_SCSI_ARCHES = machine_.CDROM_SCSI_ARCHES
+DEFAULT_MACHINE = machine_.NOVA_DEFAULTS
 # Names that stay put when the bus changes (/etc/fstab, root=).
 STABLE_NAME = re.compile(r'^(UUID|LABEL|PARTUUID|PARTLABEL)=|^/dev/disk/by-'
                          r'(uuid|label|partuuid|partlabel)/|^/dev/mapper/|'
@@ -138,70 +134,52 @@ class Options:
 def effective(props):
     """Properties as Nova reads them: legacy names mapped, then current.
 
-    nova/objects/image_meta.py ImageMetaProps._set_attr_from_legacy_names
-    then _set_attr_from_current_names: current names win.
+    detect.effective_properties (ImageMetaProps._set_attr_from_legacy_names
+    then the current names), with hw_scsi_model coerced as SCSIModelField
+    does: lowercased, VMware names mapped.
     """
-    out = {}
-    if props.get('architecture'):
-        out['hw_architecture'] = props['architecture']
-    if props.get('vmware_ostype'):
-        out['os_distro'] = props['vmware_ostype']
-    adapter = props.get('vmware_adaptertype')
-    if adapter == 'ide':
-        out['hw_disk_bus'] = 'ide'
-    elif adapter:
-        out.update(hw_disk_bus='scsi', hw_scsi_model=adapter)
-    out.update({k: v for k, v in props.items() if v is not None})
+    out = detect.effective_properties(
+        {k: v for k, v in props.items() if v is not None})
     if out.get('hw_scsi_model'):
-        # SCSIModelField.coerce: lowercased, VMware names mapped.
-        out['hw_scsi_model'] = rules.canonical('hw_scsi_model',
-                                               out['hw_scsi_model'])
+        out = dict(out, hw_scsi_model=rules.canonical(
+            'hw_scsi_model', out['hw_scsi_model']))
     return out
 
 
 def architecture(props):
     """hw_architecture, else x86_64 (Nova falls back to the host's)."""
-    arch = (props.get('hw_architecture') or '').lower()
+    arch = machine_.architecture(props)
     if not arch:
         return 'x86_64', 'assumed x86_64 compute hosts'
-    return ARCH_ALIASES.get(arch, arch), 'image'
+    return arch, 'image'
 
 
-def machine_type(props, default, arch):
+def machine_type(props, default, arch=None):
     """(machine type, where it came from), as libvirt utils.get_machine_type.
 
-    ``default`` is the site's [libvirt]hw_machine_type: one type, or the
-    nova.conf list ``x86_64=q35,aarch64=virt``.
+    ``default`` is the site's [libvirt]hw_machine_type: a mapping
+    {arch: type}, one type (x86_64), or the nova.conf list
+    ``x86_64=q35,aarch64=virt``. ``arch`` is machine.architecture's.
     """
-    if props.get('hw_machine_type'):
-        return props['hw_machine_type'], 'image hw_machine_type'
-    if isinstance(default, Mapping):
-        default = ['%s=%s' % item for item in default.items()]
-    entries = default if isinstance(default, (list, tuple)) else \
-        [e for e in re.split(r'[,\s]+', default or '') if e]
-    for entry in entries:
-        host_arch, sep, value = entry.partition('=')
-        if sep and value and host_arch.strip() == arch:
-            return value.strip(), 'site policy (%s)' % entry
-        if not sep and arch in ('x86_64', 'i686'):
-            return entry, 'site policy'
-    if arch in DEFAULT_MACHINE:
-        return DEFAULT_MACHINE[arch], "Nova's default for %s" % arch
+    types = machine_.as_machine_types(default)
+    value, source = machine_.machine_type(props, types)
+    arch = machine_.arch_or_assumed(props)
+    if source == 'image':
+        return value, 'image hw_machine_type'
+    if source == 'policy':
+        return value, 'site policy (%s=%s)' % (arch, value)
+    if source == 'nova default':
+        return value, "Nova's default for %s" % arch
     return 'unknown', 'no default for %s' % arch
 
 
 def has_ide(machine):
-    return not any(machine == m or machine.startswith(m + '-') or
-                   (m == 'q35' and 'q35' in machine) for m in NO_IDE_MACHINES)
+    return not machine_.has_no_ide(machine)
 
 
-def cdrom_bus(props, machine, arch):
+def cdrom_bus(props, machine, arch=None):
     """hw_cdrom_bus, else Nova's default for kvm (blockinfo)."""
-    if props.get('hw_cdrom_bus'):
-        return props['hw_cdrom_bus']
-    if arch in CDROM_SCSI_ARCHES:
-        return 'scsi'
-    return 'sata' if 'q35' in machine else 'ide'
+    return machine_.cdrom_bus(props, machine)
 
 
 def device_letters(index):
@@ -527,8 +505,9 @@ def _linux_checks(report, before, after, target_bus):
     return {'state': state_, 'lines': lines}
 
 
-WINDOWS_SERVICE = {'virtio': 'viostor', 'scsi': 'vioscsi',
-                   'ide': 'intelide', 'sata': 'storahci'}
+# The Windows service that drives each bus (viostor, vioscsi...).
+WINDOWS_SERVICE = {bus: detect.WINDOWS_DRIVERS[driver]
+                   for bus, driver in rules.BUS_DRIVER.items()}
 
 
 def _windows_checks(report, target_bus):

@@ -1,10 +1,10 @@
 """The knowledge base: every known-bad or risky combination is a rule."""
 
 import dataclasses
-import re
 from typing import Callable, Mapping, Optional
 
 from glance_virtio import detect
+from glance_virtio import machine
 from glance_virtio import model
 from glance_virtio.model import ERROR, INFO, NOT_READY, READY, UNKNOWN, WARNING
 
@@ -85,8 +85,8 @@ KNOWN_KEYS = frozenset(TYPO_TARGETS + (
 REFUSED_SCSI_MODELS = {
     'buslogic': 'libvirt refuses the BusLogic controller for QEMU',
 }
-PPC = ('ppc', 'ppc64', 'ppcle', 'ppc64le')
-X86 = ('i686', 'x86_64')
+PPC = machine.PPC
+X86 = machine.X86
 PARAVIRTUAL_BUSES = ('virtio', 'scsi')
 BUS_DRIVER = {'virtio': 'virtio_blk', 'scsi': 'virtio_scsi', 'sata': 'sata',
               'ide': 'ide'}
@@ -112,23 +112,10 @@ LINUX_DRIVERS = 'virt-v2v convert/convert_linux.ml (virtio drivers in the ' \
 DEV_NAMES = BLOCKINFO + ' get_dev_prefix_for_disk_bus (l.126: vd, sd, hd)'
 PROPS_DOC = 'Glance docs: Useful image properties (os_type, os_distro)'
 
-# Machine types QEMU offers, by family; the families without IDE.
-_MACHINE_PATTERNS = (
-    ('pc', r'pc|pc-i440fx-.+|pc-\d+\.\d+|isapc'),
-    ('q35', r'q35|pc-q35-.+'),
-    ('virt', r'virt|virt-.+'),
-    ('pseries', r'pseries|pseries-.+'),
-    ('s390-ccw-virtio', r's390-ccw-virtio|s390-ccw-virtio-.+'),
-    ('microvm', r'microvm'),
-)
 MACHINE_EXAMPLES = ('pc, pc-i440fx-*, q35, pc-q35-*, virt, pseries, '
                     's390-ccw-virtio')
-NO_IDE = ('q35', 'virt', 'pseries', 's390-ccw-virtio', 'microvm')
-# nova/virt/libvirt/utils.py get_default_machine_type, Nova 34.0.0 l.676.
-NOVA_MACHINE_DEFAULTS = {
-    'armv7l': 'virt', 'aarch64': 'virt', 'ppc64le': 'pseries',
-    's390': 's390-ccw-virtio', 's390x': 's390-ccw-virtio', 'i686': 'pc',
-    'x86_64': 'pc'}
+NO_IDE = machine.NO_IDE
+NOVA_MACHINE_DEFAULTS = machine.NOVA_DEFAULTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,35 +148,18 @@ def rule(rule_id, severity, summary, source):
 
 
 def architecture(facts):
-    """The guest architecture as Nova canonicalises it, or None if unset.
-
-    Architecture.canonicalize, nova/objects/fields.py l.193.
-    """
-    value = facts.props.get('hw_architecture')
-    if not value:
-        return None
-    value = value.lower()
-    if value in ('i386', 'i486', 'i586', 'x86_32', 'x86_32p'):
-        return 'i686'
-    return 'x86_64' if value == 'amd64' else value
+    """The guest architecture as Nova canonicalises it, or None if unset."""
+    return machine.architecture(facts.props)
 
 
 def arch_or_assumed(facts):
     """The architecture; x86_64 (the usual compute) if the image is silent."""
-    return architecture(facts) or 'x86_64'
+    return machine.arch_or_assumed(facts.props)
 
 
 def machine_type_and_source(facts, policy):
     """(machine type, 'image' | 'policy' | 'nova default' | None)."""
-    explicit = facts.props.get('hw_machine_type')
-    if explicit:
-        return explicit, 'image'
-    arch = arch_or_assumed(facts)
-    if arch in policy.machine_types:
-        return policy.machine_types[arch], 'policy'
-    if arch in NOVA_MACHINE_DEFAULTS:
-        return NOVA_MACHINE_DEFAULTS[arch], 'nova default'
-    return None, None
+    return machine.machine_type(facts.props, policy.machine_types)
 
 
 def machine_type(facts, policy):
@@ -198,15 +168,11 @@ def machine_type(facts, policy):
 
 def machine_family(value):
     """The family of a machine type (pc, q35, virt...), or None if unknown."""
-    for family, pattern in _MACHINE_PATTERNS:
-        if value and re.fullmatch(pattern, value):
-            return family
-    return None
+    return machine.family(value)
 
 
 def is_q35(facts, policy):
-    # Nova tests the same way: 'q35' in machine_type (driver.py l.7237).
-    return 'q35' in (machine_type(facts, policy) or '')
+    return machine.is_q35(machine_type(facts, policy))
 
 
 def assumed_pc(facts, policy):
@@ -216,8 +182,7 @@ def assumed_pc(facts, policy):
 
 
 def has_no_ide(facts, policy):
-    value = machine_type(facts, policy)
-    return 'q35' in (value or '') or machine_family(value) in NO_IDE
+    return machine.has_no_ide(machine_type(facts, policy))
 
 
 def is_iso(facts):
@@ -226,13 +191,7 @@ def is_iso(facts):
 
 def cdrom_bus(facts, policy):
     """The cdrom (and config drive) bus, as get_disk_bus_for_device_type."""
-    explicit = facts.props.get('hw_cdrom_bus')
-    if explicit:
-        return explicit
-    arch = arch_or_assumed(facts)
-    if arch in PPC + ('s390', 's390x', 'aarch64'):
-        return 'scsi'
-    return 'sata' if is_q35(facts, policy) else 'ide'
+    return machine.cdrom_bus(facts.props, machine_type(facts, policy))
 
 
 def disk_bus(facts, policy=None):
@@ -684,13 +643,13 @@ def _machine_assumed(facts, ctx):
         needs.append(('os_secure_boot=required', 'q35'))
     arch = '' if architecture(facts) else (
         ' (and no hw_architecture: an x86_64 compute is assumed)')
-    for what, machine in needs:
+    for what, needed in needs:
         yield ('%s needs machine type %s, but neither the image '
                '(hw_machine_type) nor the site policy ([policy] '
                'hw_machine_type) says what the computes use: Nova defaults '
                'to pc unless nova.conf [libvirt]hw_machine_type says '
                'otherwise%s. Set hw_machine_type on the image, or state the '
-               "computes' setting in the site policy" % (what, machine, arch))
+               "computes' setting in the site policy" % (what, needed, arch))
 
 
 @rule('GV032', WARNING, 'Unknown machine type',

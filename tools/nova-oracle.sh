@@ -4,8 +4,9 @@
 # first use. Usage: tools/nova-oracle.sh < cases.json > mappings.json
 set -euo pipefail
 
-NOVA_VERSION=${NOVA_VERSION:-34.0.0}
 here=$(cd "$(dirname "$0")" && pwd)
+# The one Nova version of both oracles (tests/unit/nova_source.py reads it too).
+NOVA_VERSION=$(cat "$here/nova-version")
 venv=${NOVA_ORACLE_DIR:-$here/../.nova-oracle}
 stamp="$venv/.nova-$NOVA_VERSION"
 

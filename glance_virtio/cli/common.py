@@ -264,6 +264,14 @@ def add_selection(parser, snapshots_default):
                        + ('' if snapshots_default else ' (default)'))
 
 
+def add_scsi_model(parser):
+    """--scsi-model, as virtio-set and virtio-explain take it."""
+    parser.add_argument('--scsi-model', metavar='<model>', type=lower,
+                        choices=rules.SCSI_MODELS,
+                        help='hw_scsi_model with --bus scsi (default: site '
+                             'policy, virtio-scsi)')
+
+
 def add_deep(parser):
     parser.add_argument('--deep', action='store_true',
                         help='Inspect the disk images themselves (Range '

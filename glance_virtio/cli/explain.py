@@ -8,7 +8,6 @@ from osc_lib import exceptions
 
 from glance_virtio.cli import common
 from glance_virtio import explain
-from glance_virtio import rules
 
 LOG = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ class SideBySide(columns.FormattableColumn):
     def human_readable(self):
         current, target = self._value
         if target is None or target == current:
-            return _text(current)
+            return _text(current, '')
         return '%s -> %s' % (_text(current), _text(target))
 
     def machine_readable(self):
@@ -34,15 +33,16 @@ class SideBySide(columns.FormattableColumn):
 
 class Lines(columns.FormattableColumn):
     def human_readable(self):
-        return '\n'.join(str(v) for v in self._value or ()) or '-'
+        return '\n'.join(str(v) for v in self._value or ())
 
     def machine_readable(self):
         return list(self._value or ())
 
 
-def _text(value):
+def _text(value, empty='-'):
+    """One side of a pair; '-' for a missing side, empty for no value."""
     if value is None or value == []:
-        return '-'
+        return empty
     if isinstance(value, (list, tuple)):
         return ', '.join(str(v) for v in value)
     return str(value)
@@ -112,10 +112,7 @@ class ExplainImages(lister.Lister):
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Show the target hw_disk_bus side by side: '
                                  'virtio, scsi, sata, ide')
-        parser.add_argument('--scsi-model', metavar='<model>',
-                            choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+        common.add_scsi_model(parser)
         parser.add_argument('--machine-type', metavar='<type>',
                             help='Target hw_machine_type, e.g. q35 (alone: '
                                  'the same bus on that machine type)')
@@ -146,7 +143,7 @@ class ExplainImages(lister.Lister):
                                   args.swap)
         scsi_model = args.scsi_model or (
             policy.default_scsi_model if args.bus == 'scsi' else None)
-        long = args.long or common.wants_everything(args)
+        long = common.wants_long(args, LONG_COLUMNS)
         rows = []
         self._exit = 0
         for image in images:
@@ -155,14 +152,15 @@ class ExplainImages(lister.Lister):
                 self._exit = common.EXIT_FAILED
                 continue
             result = explain.explain(
-                image.properties, policy.default_machine_type, args.bus,
+                image.properties, policy.machine_types, args.bus,
                 scsi_model, args.machine_type, reports.get(image.id),
                 options, image.disk_format).to_dict()
             if result['current']['errors'] or (
                     result['target'] and result['target']['errors']):
                 self._exit = self._exit or common.EXIT_FINDINGS
             rows.append(row(image, result, long))
-        return COLUMNS + (LONG_COLUMNS if long else ()), rows
+        return COLUMNS + (LONG_COLUMNS if long else ()), common.cells(
+            args, rows)
 
     def run(self, parsed_args):
         self._exit = 0

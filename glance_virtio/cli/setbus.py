@@ -256,10 +256,7 @@ class SetBus(common.Lister):
                             type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
-        parser.add_argument('--scsi-model', metavar='<model>',
-                            type=common.lower, choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+        common.add_scsi_model(parser)
         parser.add_argument('--vif-model', metavar='<model>',
                             type=common.lower,
                             choices=rules.ENUMS['hw_vif_model'],

@@ -16,13 +16,8 @@ class ReadError(InspectError, OSError):
     """
 
 
-class _ReadOnlyFile(io.RawIOBase):
-    """Seek/tell bookkeeping shared by the adapters; subclasses give _pread."""
-
-    def __init__(self, size):
-        super().__init__()
-        self.size = size
-        self._pos = 0
+class Seekable(io.RawIOBase):
+    """Read-only seek/tell over ``self.size`` bytes at ``self._pos``."""
 
     def readable(self):
         return True
@@ -40,12 +35,27 @@ class _ReadOnlyFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset, whence=io.SEEK_SET):
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos,
-                io.SEEK_END: self.size}[whence]
-        if base + offset < 0:
-            raise ValueError('negative seek position')
-        self._pos = base + offset
-        return self._pos
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self.size + offset
+        else:
+            raise ValueError('invalid whence %r' % whence)
+        if pos < 0:
+            raise ValueError('negative seek position %d' % pos)
+        self._pos = pos
+        return pos
+
+
+class _ReadOnlyFile(Seekable):
+    """The bookkeeping shared by the adapters; subclasses give _pread."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+        self._pos = 0
 
     def readinto(self, buf):
         view = memoryview(buf).cast('B')

@@ -5,16 +5,16 @@ Glance image data; in tests it slices a bytes buffer.
 """
 
 import collections
-import io
 import logging
 
 from glance_virtio.inspect.errors import InspectError
 from glance_virtio.inspect.errors import ReadLimitExceeded
+from glance_virtio.inspect import fileobj
 
 LOG = logging.getLogger(__name__)
 
 
-class RangeFile(io.RawIOBase):
+class RangeFile(fileobj.Seekable):
     """Read-only file of ``size`` bytes whose data comes from ``fetch``.
 
     Data is fetched in whole blocks of ``block_size`` bytes and kept in a
@@ -61,35 +61,6 @@ class RangeFile(io.RawIOBase):
     @property
     def size(self):
         return self._size
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def get_size(self):
-        return self._size
-
-    def get_offset(self):
-        return self._pos
-
-    def tell(self):
-        return self._pos
-
-    def seek(self, offset, whence=io.SEEK_SET):
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError('invalid whence %r' % whence)
-        if pos < 0:
-            raise ValueError('negative seek position %d' % pos)
-        self._pos = pos
-        return pos
 
     def readinto(self, buf):
         view = memoryview(buf).cast('B')

@@ -117,6 +117,44 @@ def test_bad_input_is_a_clear_error(catalogue):
     assert 'no image with id or name' in rows[0]['Errors'][0]
 
 
+def _table_cells(text, name):
+    """The cells of the table row naming name."""
+    line = next(x for x in text.splitlines() if ' %s ' % name in x)
+    return [c.strip() for c in line.split('|')[1:-1]]
+
+
+def test_site_machine_type_per_architecture(admin, tag, tmp_path):
+    """[policy] hw_machine_type per architecture, as Nova reads nova.conf.
+
+    An aarch64 image gets the aarch64 entry (and its scsi cdrom), an
+    x86_64 one the x86_64 entry; -c on a --long column shows it; empty
+    cells are empty, as in audit, inspect and set.
+    """
+    path = tmp_path / 'glance-virtio.conf'
+    path.write_text('[policy]\nhw_machine_type = x86_64=q35,'
+                    'aarch64=virt-8.2\n')
+    config = ['--config-file', str(path)]
+    try:
+        arm = load_samples.create(admin, 'explain-arm', [tag],
+                                  {'hw_architecture': 'aarch64'})
+        x86 = load_samples.create(admin, 'explain-x86', [tag], {})
+        rows, _ = run_json(*config, 'explain', '--tag', tag, check=0)
+        rows = by_name(rows)
+        assert rows['explain-arm']['Machine Type'] == {
+            'current': 'virt-8.2', 'target': None}
+        assert rows['explain-arm']['Config Drive']['current'] == 'sda (scsi)'
+        assert rows['explain-x86']['Machine Type']['current'] == 'q35'
+        table = run(*config, 'explain', arm['id'], '-c', 'Name', '-c',
+                    'Machine Type', '-c', 'Devices', check=0).stdout
+        assert 'Devices' in table.splitlines()[1], table
+        assert 'virt-8.2' in table and 'vda' in table, table
+        table = run(*config, 'explain', x86['id'], '-c', 'Name', '-c',
+                    'Renames', '-c', 'Guest', check=0).stdout
+        assert _table_cells(table, 'explain-x86') == ['explain-x86', '', '']
+    finally:
+        load_samples.delete_tagged(admin, tag)
+
+
 @pytest.fixture(scope='module')
 def uploaded(admin, tmp_path_factory):
     """Real guest images in Glance: {name: id}."""

@@ -1,9 +1,12 @@
-"""Nova's own code, run from its released wheel: the oracle for the rules.
+"""Nova's own code, run from its released source: the oracle for the rules.
 
 Nova does not import without its many dependencies, so single functions and
-literals are compiled from the wheel's source with stand-ins for the few
-names they use. The wheel is fetched once with pip (--no-deps) into
-~/.cache/glance-virtio/nova; without it the tests fail, never skip.
+literals are compiled from Nova's source with stand-ins for the few names
+they use. The version is tools/nova-version, as for tools/nova-oracle.sh.
+The source is read from that script's virtualenv (.nova-oracle, or
+$NOVA_ORACLE_DIR) when it holds that version, else from the wheel, fetched
+once with pip (--no-deps) into ~/.cache/glance-virtio/nova; without either
+the tests fail, never skip.
 """
 
 import ast
@@ -15,9 +18,22 @@ import sys
 import types
 import zipfile
 
-VERSION = '34.0.0'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+with open(os.path.join(ROOT, 'tools', 'nova-version')) as _f:
+    VERSION = _f.read().strip()
 CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'glance-virtio',
                      'nova')
+
+
+@functools.lru_cache(maxsize=None)
+def installed():
+    """site-packages of tools/nova-oracle.sh's Nova VERSION, or None."""
+    venv = os.environ.get('NOVA_ORACLE_DIR') or os.path.join(
+        ROOT, '.nova-oracle')
+    found = glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages',
+                                   'nova-%s.dist-info' % VERSION))
+    return os.path.dirname(found[0]) if found else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,6 +56,10 @@ def wheel():
 
 @functools.lru_cache(maxsize=None)
 def source(path):
+    site = installed()
+    if site:
+        with open(os.path.join(site, path), encoding='utf-8') as f:
+            return f.read()
     with zipfile.ZipFile(wheel()) as archive:
         return archive.read(path).decode()
 
@@ -76,9 +96,14 @@ def literal(path, name):
     return ast.literal_eval(_find(_tree(path), name).value)
 
 
-def function(path, name, namespace):
-    """Nova's function name from path, compiled with namespace as globals."""
-    node = _find(_tree(path), name)
+def function(path, name, namespace, within=None):
+    """Nova's function name from path, compiled with namespace as globals.
+
+    ``within``: the class whose method it is (the method is compiled as a
+    plain function: pass the class stand-in as its first argument).
+    """
+    tree = _tree(path)
+    node = _find(_find_class(tree, within) if within else tree, name)
     node.decorator_list = []
     module = ast.Module(body=[node], type_ignores=[])
     scope = dict(namespace)

@@ -85,3 +85,11 @@ def test_a_long_column_named_with_c_is_included():
     parsed.columns = []
     parsed.formatter = 'yaml'
     assert common.wants_long(parsed, audit.LONG_COLUMNS)
+
+
+def test_scsi_model_option_is_case_insensitive_in_set_and_explain():
+    """One --scsi-model for virtio-set and virtio-explain."""
+    parser = argparse.ArgumentParser()
+    common.add_scsi_model(parser)
+    assert parser.parse_args(['--scsi-model', 'Virtio-SCSI']).scsi_model \
+        == 'virtio-scsi'

@@ -69,6 +69,10 @@ def test_machine_type_per_architecture():
     assert ex.state({}, '').machine_type == 'pc'
     assert ex.state({}, {'x86_64': 'q35'}).machine_type == 'q35'
     assert ex.state({}, ['aarch64=virt']).machine_type == 'pc'
+    policy = {'x86_64': 'q35', 'aarch64': 'virt-8.2'}  # Policy.machine_types
+    arm = ex.state({'hw_architecture': 'aarch64'}, policy)
+    assert (arm.machine_type, arm.machine_type_source) == (
+        'virt-8.2', 'site policy (aarch64=virt-8.2)')
 
 
 def test_legacy_vmware_adaptertype_is_scsi_with_that_model():

@@ -11,6 +11,8 @@ import pytest
 
 from glance_virtio import conf
 from glance_virtio import detect
+from glance_virtio import explain
+from glance_virtio import machine
 from glance_virtio import model
 from glance_virtio import rules
 from tests.unit import nova_source
@@ -99,6 +101,40 @@ def test_cdrom_and_config_drive_bus_matches_nova(props):
     """
     facts = detect.facts(model.Image('i', properties=props))
     assert rules.cdrom_bus(facts, model.Policy()) == nova_cdrom_bus(props)
+    assert explain.state(props, {}).cdrom_bus == nova_cdrom_bus(props)
+
+
+class _InvalidArchitecture(Exception):
+    pass
+
+
+@pytest.mark.parametrize('name', [
+    'x86_64', 'AMD64', 'i386', 'i586', 'x86_32p', 'aarch64', 'ppc64le',
+    's390x', 'arm64', 'x64', 'x86-64', 'ppc64el'])
+def test_architecture_is_canonicalised_as_nova_does(name):
+    """hw_architecture as Architecture.canonicalize reads it.
+
+    nova/objects/fields.py l.193, run from the wheel: only i386-i586,
+    x86_32(p) and amd64 are aliases; any other unknown name is invalid for
+    Nova, so neither rules nor explain may read it as another architecture.
+    """
+    valid = set(nova_source.constants('nova/virt/arch.py').values())
+    fields = nova_source.architecture().Architecture
+    stand_in = types.SimpleNamespace(
+        I686=fields.I686, X86_64=fields.X86_64,
+        is_valid=lambda value: value in valid)
+    canonicalize = nova_source.function(
+        'nova/objects/fields.py', 'canonicalize',
+        {'exception': types.SimpleNamespace(
+            InvalidArchitectureName=lambda arch: _InvalidArchitecture(arch))},
+        within='Architecture')
+    try:
+        nova = canonicalize(stand_in, name)
+    except _InvalidArchitecture:
+        nova = name.lower()  # Nova rejects it; we must not rename it
+    props = {'hw_architecture': name}
+    assert machine.architecture(props) == nova
+    assert explain.state(props, {}).architecture == nova
 
 
 class _LegacyProps:
@@ -180,3 +216,9 @@ def test_enums_match_nova(key, enum):
     """
     assert sorted(rules.ENUMS[key]) == sorted(
         nova_source.enum('nova/objects/fields.py', enum))
+
+
+def test_rules_cite_the_nova_both_oracles_run():
+    """The Sources cite the one Nova version of tools/nova-version."""
+    assert rules.NOVA == 'Nova %s ' % nova_source.VERSION
+    assert nova_source.source('nova/virt/libvirt/blockinfo.py')

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from glance_virtio.inspect import fileobj
 from glance_virtio.inspect import InspectError
 from glance_virtio.inspect import RangeFile
 from glance_virtio.inspect import ReadLimitExceeded
@@ -129,3 +130,17 @@ def test_reading_past_the_end_is_recorded():
     rf.seek(200)
     assert rf.read(10) == b''
     assert rf.past_end == 200
+
+
+@pytest.mark.parametrize('make', [
+    lambda data: RangeFile(lambda o, n: data[o:o + n], len(data)),
+    lambda data: fileobj.SubFile(io.BytesIO(b'xx' + data), 2, len(data))])
+def test_range_and_sub_files_seek_alike(make):
+    """One seek for RangeFile and the fileobj adapters."""
+    f = make(b'0123456789')
+    assert f.seek(-3, io.SEEK_END) == 7 and f.read(2) == b'78'
+    assert f.seek(-2, io.SEEK_CUR) == 7 and f.tell() == 7
+    with pytest.raises(ValueError, match='negative seek position -1'):
+        f.seek(-1)
+    with pytest.raises(ValueError, match='invalid whence'):
+        f.seek(0, 7)
