@@ -63,6 +63,12 @@ EPILOGS = {
                 '{cmd} 0b6e8c5f-5c2e-4d38-9d8a-8f0c0b2a8e11 --max-read 64',
                 _codes('every image was inspected',
                        '4  an image could not be inspected')),
+    'explain': ('{cmd} ubuntu-22.04 --bus scsi\n'
+                '{cmd} --tag golden --bus virtio --machine-type q35 --long\n'
+                '{cmd} win2019 --bus scsi --deep -f json',
+                _codes('no error in the current or the target state',
+                       '3  the current or the target state has an error',
+                       '4  an image could not be read')),
     'rules': ('{cmd}\n'
               '{cmd} -f json -c ID -c Severity',
               _codes('success')),

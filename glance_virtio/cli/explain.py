@@ -3,8 +3,6 @@
 import logging
 
 from cliff import columns
-from cliff import lister
-from osc_lib import exceptions
 
 from glance_virtio.cli import common
 from glance_virtio import explain
@@ -102,13 +100,15 @@ def row(image, data, long):
     return tuple(values)
 
 
-class ExplainImages(lister.Lister):
+class ExplainImages(common.Lister):
     """Show the disks, controllers and XML a guest gets, now and after --bus"""
+
+    command = 'explain'
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_selection(parser, snapshots_default=True)
-        parser.add_argument('--bus', metavar='<bus>',
+        parser.add_argument('--bus', metavar='<bus>', type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Show the target hw_disk_bus side by side: '
                                  'virtio, scsi, sata, ide')
@@ -132,7 +132,7 @@ class ExplainImages(lister.Lister):
     def take_action(self, parsed_args):
         args = parsed_args
         if args.scsi_model and args.bus != 'scsi':
-            raise exceptions.CommandError('--scsi-model needs --bus scsi')
+            common.usage_error(self, '--scsi-model needs --bus scsi')
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app)
         conn = common.connection(self.app)
