@@ -50,6 +50,9 @@ class AuditImages(common.Lister):
                                        'exit code')
         parser.add_argument('--only-findings', action='store_true',
                             help='List only images with findings')
+        parser.add_argument('--impact', action='store_true',
+                            help='Count the volumes and servers carrying a '
+                                 'copy of each image, and those differing')
         return parser
 
     def take_action(self, parsed_args):
@@ -65,7 +68,15 @@ class AuditImages(common.Lister):
         if parsed_args.only_findings:
             rows = [r for r in rows if r['findings']]
         long = parsed_args.long or common.wants_everything(parsed_args)
-        return table(rows, long)
+        names, data = table(rows, long)
+        if parsed_args.impact:
+            from glance_virtio.cli import servers
+            counts = servers.impact(self.app, conn, images, policy)
+            names += tuple(n for n, _ in servers.IMPACT_COLUMNS)
+            data = [line + tuple(counts[r['id']][k]
+                                 for _, k in servers.IMPACT_COLUMNS)
+                    for line, r in zip(data, rows)]
+        return names, data
 
     def run(self, parsed_args):
         self._rows = []
