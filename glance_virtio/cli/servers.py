@@ -27,6 +27,21 @@ from glance_virtio import servers
 
 LOG = logging.getLogger(__name__)
 
+
+class DriftColumn(common.ListColumn):
+    """The keys that drift; 'unknown' stays a word."""
+
+    def human_readable(self):
+        if isinstance(self._value, str):
+            return self._value
+        return super().human_readable() or '-'
+
+    def machine_readable(self):
+        if isinstance(self._value, str):
+            return self._value
+        return super().machine_readable()
+
+
 COLUMNS = (
     ('ID', 'id', None), ('Name', 'name', None),
     ('Project', 'project_id', None), ('Status', 'status', None),
@@ -35,7 +50,7 @@ COLUMNS = (
     ('Booted Bus', 'booted_hw_disk_bus', None),
     ('Booted SCSI Model', 'booted_hw_scsi_model', None),
     ('Image Bus', 'image_hw_disk_bus', None),
-    ('Drift', 'drift', common.ListColumn), ('Known From', 'known_from', None),
+    ('Drift', 'drift', DriftColumn), ('Known From', 'known_from', None),
     ('Findings', 'findings', common.FindingsColumn),
 )
 LONG_COLUMNS = (
