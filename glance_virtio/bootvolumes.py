@@ -7,6 +7,7 @@ call, returning plain dicts; merge onto cinder.list_volumes when both land.
 import logging
 
 from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 
 from glance_virtio import glance
 
@@ -46,9 +47,9 @@ def list_volumes(conn, all_projects=False):
             resp = conn.block_storage.request(
                 '/volumes/detail', 'GET', params=params, raise_exc=False,
                 connect_retries=3)
-        except ks_exc.EndpointNotFound:
+        except (ks_exc.EndpointNotFound, sdk_exc.ServiceDisabledException):
             raise glance.CloudError('no volume endpoint in the service '
-                                    'catalog')
+                                    'catalog: is Cinder deployed?')
         except ks_exc.ClientException as e:
             raise glance.cloud_error(e) from e
         if resp.status_code == 401:

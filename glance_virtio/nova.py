@@ -4,6 +4,7 @@ import time
 import logging
 
 from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 
 from glance_virtio import glance
 from glance_virtio import servers
@@ -29,13 +30,16 @@ class NovaError(glance.GlanceError):
     """A Nova request failed; status is the HTTP code or None."""
 
 
+NO_ENDPOINT = 'no compute endpoint in the service catalog: is Nova deployed?'
+
+
 def _request(conn, url, method='GET', microversion=None, **kwargs):
     if microversion:
         kwargs['microversion'] = microversion
     try:
         resp = conn.compute.request(url, method, raise_exc=False, **kwargs)
-    except ks_exc.EndpointNotFound:
-        raise glance.CloudError('no compute endpoint in the service catalog')
+    except (ks_exc.EndpointNotFound, sdk_exc.ServiceDisabledException):
+        raise glance.CloudError(NO_ENDPOINT)
     except ks_exc.ClientException as e:
         raise glance.cloud_error(e) from e
     if resp.status_code == 401:
@@ -58,8 +62,8 @@ def microversions(conn):
     """(min, max) compute API microversions as (major, minor) tuples."""
     try:
         data = conn.compute.get_endpoint_data()
-    except ks_exc.EndpointNotFound:
-        raise glance.CloudError('no compute endpoint in the service catalog')
+    except (ks_exc.EndpointNotFound, sdk_exc.ServiceDisabledException):
+        raise glance.CloudError(NO_ENDPOINT)
     except ks_exc.ClientException as e:
         raise glance.cloud_error(e) from e
     if data is None or not data.max_microversion:
