@@ -113,7 +113,7 @@ def parse_version(stdout):
         if match:
             return tuple(int(n) for n in match.groups())
     raise NovaManageError('nova-manage --version printed no version: %r'
-                          % message(stdout))
+                          % message(stdout), 0)
 
 
 class NovaManage:

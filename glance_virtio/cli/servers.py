@@ -212,11 +212,14 @@ def read_recorded(manage, found, concurrency):
 
 
 def check_runs(manage):
-    """The nova-manage version; a command that cannot run is an error."""
+    """nova-manage's version or None; an error if it cannot run at all."""
     try:
         return manage.version()
     except novamanage.NovaManageError as e:
-        raise exceptions.CommandError(str(e))
+        if e.code is None:
+            raise exceptions.CommandError(str(e))
+        LOG.info('no nova-manage version: %s', e)
+        return None
 
 
 def gather(app, parsed_args, manage, concurrency):
@@ -315,13 +318,8 @@ def add_apply(parser):
                              'SHUTOFF')
 
 
-def release_check(conn, manage):
+def release_check(conn, version):
     """Refuse a Nova without the fix for bug 2078999, saying why."""
-    try:
-        version = manage.version()
-    except novamanage.NovaManageError as e:
-        LOG.info('no nova-manage version: %s', e)
-        version = None
     try:
         top = nova.microversions(conn)[1]
     except glance.GlanceError as e:
@@ -423,11 +421,11 @@ class SetServers(Lister):
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app, args.allow)
         manage = nova_manage(args)
-        check_runs(manage)
+        version = check_runs(manage)
         conn, found, _, images, boots = gather(self.app, args, manage,
                                                args.concurrency)
         if not args.dry_run:
-            release_check(conn, manage)
+            release_check(conn, version)
         target = plan.Target(args.bus, args.scsi_model)
         changes = []
         for server in found:
