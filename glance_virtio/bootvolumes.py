@@ -36,6 +36,15 @@ def to_volume(body):
 
 def list_volumes(conn, all_projects=False):
     """Every volume visible (all projects for an admin with all_projects)."""
+    try:
+        return _list(conn, all_projects)
+    except CinderError as e:
+        if not all_projects or e.status != 403:
+            raise
+        return _list(conn, False)
+
+
+def _list(conn, all_projects):
     params = {'limit': PAGE_SIZE}
     if all_projects:
         params['all_tenants'] = 1

@@ -105,6 +105,18 @@ def list_servers(conn, all_projects=False, project=None):
         marker = page[-1]['id']
 
 
+def visible_servers(conn, all_projects=True):
+    """All projects' servers for an admin, else this project's."""
+    if all_projects:
+        try:
+            return list_servers(conn, True)
+        except NovaError as e:
+            if e.status != 403:
+                raise
+            LOG.info('not allowed to list all projects: %s', e)
+    return list_servers(conn)
+
+
 def get_server(conn, server_id):
     version = _version(conn)
     body = _request(conn, '/servers/%s' % server_id, microversion=version,
@@ -124,7 +136,7 @@ def find_servers(conn, refs, all_projects=False):
             if e.status not in (400, 404):
                 raise
         if everything is None:
-            everything = list_servers(conn, all_projects)
+            everything = visible_servers(conn, all_projects)
         matches = [s for s in everything if s.name == ref]
         if len(matches) == 1:
             found.append(matches[0])
