@@ -21,6 +21,52 @@ def fake_nova_manage(tmp_path, code, stdout='', stderr=''):
     return str(script)
 
 
+def captured(name):
+    """(exit code, stdout) nova-manage 34.0.0 gave (see capture.sh)."""
+    with open(os.path.join(FIXTURES, name + '.rc')) as f:
+        code = int(f.read())
+    with open(os.path.join(FIXTURES, name + '.stdout')) as f:
+        return code, f.read()
+
+
+def test_captured_show_value():
+    assert novamanage.parse_show(*captured('show-value')) == 'virtio'
+    assert novamanage.parse_show(*captured('show-after-set')) == \
+        'virtio-scsi'
+
+
+def test_captured_show_absent_is_none():
+    assert novamanage.parse_show(*captured('show-absent')) is None
+
+
+def test_captured_show_no_instance_is_an_error():
+    with pytest.raises(novamanage.NovaManageError) as e:
+        novamanage.parse_show(*captured('show-no-instance'))
+    assert e.value.code == 2 and 'has no mapping to a cell' in str(e.value)
+
+
+def test_captured_set_ok():
+    assert novamanage.parse_set(*captured('set-ok')) is None
+
+
+@pytest.mark.parametrize('name,code,words', [
+    ('set-active', 3, 'vm_state active'),
+    ('set-bad-name', 5, 'hw_disk_buss'),
+    ('set-bad-value', 6, 'floppy'),
+    ('set-bad-format', 4, 'key=value'),
+    ('set-no-instance', 2, 'no mapping to a cell'),
+])
+def test_captured_set_failures(name, code, words):
+    with pytest.raises(novamanage.NovaManageError) as e:
+        novamanage.parse_set(*captured(name))
+    assert e.value.code == code and words in str(e.value)
+
+
+def test_captured_version():
+    code, out = captured('version')
+    assert code == 0 and novamanage.parse_version(out) == (34, 0, 0)
+
+
 def test_show_returns_the_printed_value():
     assert novamanage.parse_show(0, 'virtio\n') == 'virtio'
 
