@@ -97,12 +97,13 @@ def write_one(conn, manage, write, journal, restart=True,
         raise
     except (glance.GlanceError, novamanage.NovaManageError) as e:
         return done(FAILED, dict(write.expected), str(e))
-    if all(current.get(k) == v for k, v in wanted.items()) and not [
-            k for k in unremovable if current.get(k) is not None]:
-        return done(UNCHANGED, current)
-    if not wanted:
-        return done(PARTIAL, current, 'nova-manage cannot remove %s'
-                    % ', '.join(unremovable))
+    if all(current.get(k) == v for k, v in wanted.items()):
+        left = [k for k in unremovable if current.get(k) is not None]
+        if not left:
+            return done(UNCHANGED, current)
+        return done(PARTIAL, current, 'nova-manage cannot remove %s: left '
+                    'at %s' % (', '.join(left), ', '.join(
+                        str(current[k]) for k in left)))
     if current != dict(write.expected):
         return done(CONFLICT, current, 'changed by someone else since the '
                     'plan: %s' % ', '.join(
