@@ -22,6 +22,8 @@ READ_KEYS = BUS_KEYS + ('hw_machine_type',)
 # _update_image_properties); virtio-set stops ACTIVE servers first.
 CHANGEABLE = ('ACTIVE', 'SHUTOFF')
 UNKNOWN = model.UNKNOWN
+# Keys the rules read that are not Nova ImageMetaProps fields.
+GUEST_KEYS = ('os_version', detect.ASSERT_PROPERTY)
 
 # Bug 2078999 (image properties set with nova-manage reverted on
 # migration) is fixed in these releases and later ones of each series.
@@ -121,7 +123,12 @@ def booted_properties(server, source_props):
     if server.recorded is None:
         return None
     if server.recorded_from == 'api':
-        return dict(server.recorded)
+        # Nova shows only its own fields (ImageMetaProps); the guest facts
+        # outside them are the source's.
+        props = {k: v for k, v in (source_props or {}).items()
+                 if k in GUEST_KEYS}
+        props.update(server.recorded)
+        return props
     props = {k: v for k, v in (source_props or {}).items()
              if k not in READ_KEYS}
     props.update(server.recorded)

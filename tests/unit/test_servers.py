@@ -238,3 +238,14 @@ def test_journal_touched_servers(tmp_path):
     # Image rollback refuses a server journal rather than skip it.
     with pytest.raises(ValueError):
         journal.touched(journal.read(path))
+
+
+def test_api_record_keeps_guest_facts_nova_does_not_store():
+    # Nova's record holds only ImageMetaProps fields: os_version comes from
+    # the image, a bus the image gained later does not.
+    server = servers.Server('s1', image_id='img-1',
+                            recorded={'os_distro': 'ubuntu'},
+                            recorded_from='api')
+    booted = servers.booted_properties(
+        server, {'os_version': '22.04', 'hw_disk_bus': 'scsi'})
+    assert booted == {'os_distro': 'ubuntu', 'os_version': '22.04'}
