@@ -52,6 +52,9 @@ class AuditImages(common.Lister):
                                        'exit code')
         parser.add_argument('--only-findings', action='store_true',
                             help='List only images with findings')
+        parser.add_argument('--impact', action='store_true',
+                            help='Count the volumes and servers carrying a '
+                                 'copy of each image, and those differing')
         return parser
 
     def take_action(self, parsed_args):
@@ -66,9 +69,16 @@ class AuditImages(common.Lister):
         self._rows = rows
         if parsed_args.only_findings:
             rows = [r for r in rows if r['findings']]
-        columns, data = table(rows, common.wants_long(parsed_args,
-                                                      LONG_COLUMNS))
-        return columns, common.cells(parsed_args, data)
+        names, data = table(rows, common.wants_long(parsed_args,
+                                                    LONG_COLUMNS))
+        if parsed_args.impact:
+            from glance_virtio.cli import servers
+            counts = servers.impact(self.app, conn, images, policy)
+            names += tuple(n for n, _ in servers.IMPACT_COLUMNS)
+            data = [line + tuple(counts[r['id']][k]
+                                 for _, k in servers.IMPACT_COLUMNS)
+                    for line, r in zip(data, rows)]
+        return names, common.cells(parsed_args, data)
 
     def run(self, parsed_args):
         self._rows = []
