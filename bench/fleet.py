@@ -3,8 +3,9 @@
 Run: .venv/bin/python bench/fleet.py [--volumes 500] [--servers 200]
      [--runs 3]
 
-Each part writes its own section of docs/benchmarks.md: bench:fleet-volumes
-here, bench:fleet-servers by bench/fleet_servers.py, which --servers runs;
+Each part writes its own section of doc/source/benchmarks.md:
+bench:fleet-volumes here, bench:fleet-servers by bench/fleet_servers.py,
+which --servers runs;
 give 0 to skip a part.
 """
 
