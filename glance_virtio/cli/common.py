@@ -101,12 +101,16 @@ class Lister(lister.Lister):
         if short_name(self) not in EPILOGS:
             return super().get_epilog()
         examples, codes = EPILOGS[short_name(self)]
-        # Literal blocks: the help reads the same, and the docs build
-        # (cliff's sphinx extension renders the epilog as rST) keeps lines.
-        text = 'examples::\n\n%s\n\nexit codes::\n\n%s' % (
-            '\n'.join('  ' + line for line in examples.format(
-                cmd=invoked(self)).splitlines()), codes)
+        text = epilog(examples.format(cmd=invoked(self)), codes)
         return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
+
+
+def epilog(examples, codes):
+    """A help epilog: examples, one a line, and the exit codes."""
+    # Literal blocks: the help reads the same, and the docs build (cliff's
+    # sphinx extension renders the epilog as rST) keeps the lines.
+    return 'examples::\n\n%s\n\nexit codes::\n\n%s' % (
+        '\n'.join('  ' + line for line in examples.splitlines()), codes)
 
 
 def short_name(cmd):

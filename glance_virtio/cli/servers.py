@@ -92,7 +92,7 @@ EPILOGS = {
 
 
 def short(cmd):
-    name = (getattr(cmd, 'cmd_name', None) or '').split(' ')[-1]
+    name = (getattr(cmd, 'cmd_name', None) or cmd.command).split(' ')[-1]
     for prefix in ('virtio-', 'server-'):
         if name.startswith(prefix):
             name = name[len(prefix):]
@@ -109,9 +109,7 @@ class Lister(common.Lister):
 
     def get_epilog(self):
         examples, codes = EPILOGS[short(self)]
-        return 'examples:\n%s\n\nexit codes:\n%s' % (
-            '\n'.join('  ' + line for line in examples.format(
-                cmd=invoked(self)).splitlines()), codes)
+        return common.epilog(examples.format(cmd=invoked(self)), codes)
 
 
 def timeout_arg(text):
@@ -255,6 +253,8 @@ def table(rows, long):
 class AuditServers(Lister):
     """Audit the disk bus each server was booted with, and its drift"""
 
+    command = 'audit'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_common(parser, required=False)
@@ -390,6 +390,8 @@ SET_COLUMNS = ('ID', 'Name', 'Action', 'Outcome', 'Power', 'Changes',
 class SetServers(Lister):
     """Set the disk bus Nova recorded for servers: stop, nova-manage, start"""
 
+    command = 'set'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_common(parser, required=True)
@@ -468,6 +470,8 @@ class SetServers(Lister):
 
 class RollbackServers(Lister):
     """Restore the recorded bus of the servers a server-set journal changed"""
+
+    command = 'rollback'
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

@@ -60,8 +60,8 @@ class Lister(common.Lister):
         lines = [codes[0], '1  runtime error: login or connection failed, a '
                  'name matching no volume\n     or several, an unreadable '
                  'journal or policy file', '2  usage error'] + codes[1:]
-        return 'examples:\n%s\n\nexit codes:\n%s' % (
-            '\n'.join('  ' + e.format(cmd=cmd) for e in EXAMPLES[self.kind]),
+        return common.epilog(
+            '\n'.join(e.format(cmd=cmd) for e in EXAMPLES[self.kind]),
             '\n'.join('  ' + line for line in lines))
 
     def run(self, parsed_args):
