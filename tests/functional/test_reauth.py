@@ -64,8 +64,8 @@ def test_token_revoked_mid_run(admin, member, tag, tmp_path):
     conftest.wait_for_intents(path, 5)
     os.kill(proc.pid, signal.SIGSTOP)
     try:
-        paused_at = intents(path)
-        assert paused_at < COUNT, 'the run ended before it could be paused'
+        intents_when_paused = intents(path)
+        assert intents_when_paused < COUNT, 'the run ended before it could be paused'
         # A new token, first shown to Glance now: Glance caches it after
         # every token the paused run sent, so it leaves the cache last.
         probe = openstack.connect(cloud='devcloud-member')
@@ -88,7 +88,7 @@ def test_token_revoked_mid_run(admin, member, tag, tmp_path):
     assert len(rows) == COUNT
     assert {r['Outcome'] for r in rows} == {'changed'}
     # Images were changed after the run's first token was refused.
-    assert intents(path) == COUNT > paused_at
+    assert intents(path) == COUNT > intents_when_paused
     now = list(glance.list_images(member, {'tag': [tag]}))
     assert len(now) == COUNT
     assert {i.properties.get('hw_disk_bus') for i in now} == {'scsi'}
