@@ -65,7 +65,8 @@ def test_token_revoked_mid_run(admin, member, tag, tmp_path):
     os.kill(proc.pid, signal.SIGSTOP)
     try:
         intents_when_paused = intents(path)
-        assert intents_when_paused < COUNT, 'the run ended before it could be paused'
+        assert intents_when_paused < COUNT, \
+            'the run ended before it could be paused'
         # A new token, first shown to Glance now: Glance caches it after
         # every token the paused run sent, so it leaves the cache last.
         probe = openstack.connect(cloud='devcloud-member')
