@@ -6,6 +6,7 @@ import fnmatch
 import json
 import logging
 import os
+import sys
 
 from cliff import _argparse
 from cliff import columns
@@ -342,6 +343,8 @@ def select(conn, parsed_args):
             raise exceptions.CommandError('cannot list images: %s' % e)
     if not parsed_args.snapshots:
         images = [i for i in images if not i.is_snapshot]
+    if not images:
+        sys.stderr.write('no image matched the selection\n')
     return images
 
 

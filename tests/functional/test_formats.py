@@ -67,3 +67,10 @@ def test_set_rows_in_csv_and_json(admin, tag):
     [row] = json.loads(run('set', '--tag', tag, '--bus', 'virtio',
                            '--dry-run', '-f', 'json', check=0).stdout)
     assert row['Reason'] is None
+
+
+def test_a_selection_matching_nothing_says_so(cloud):
+    result = run('audit', '--tag', 'gvtest-no-such-tag', '-f', 'json',
+                 check=0)
+    assert json.loads(result.stdout) == []
+    assert 'no image matched the selection' in result.stderr
