@@ -256,12 +256,16 @@ class SetBus(common.Lister):
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
         parser.add_argument('--scsi-model', metavar='<model>',
                             type=common.lower, choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+                            help='hw_scsi_model with --bus scsi: %s, any case '
+                                 '(default: site policy [policy] '
+                                 'default_scsi_model, virtio-scsi)'
+                                 % ', '.join(rules.SCSI_MODELS))
         parser.add_argument('--vif-model', metavar='<model>',
                             type=common.lower,
                             choices=rules.ENUMS['hw_vif_model'],
-                            help='Also set hw_vif_model')
+                            help='Also set hw_vif_model: %s, any case '
+                                 '(default: left as it is)'
+                                 % ', '.join(rules.ENUMS['hw_vif_model']))
         parser.add_argument('--machine-type', metavar='<type>',
                             help='Also set hw_machine_type, e.g. q35')
         parser.add_argument('--fill-os-type', action='store_true',
