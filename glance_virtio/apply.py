@@ -123,7 +123,8 @@ def write_one(conn, write, journal, sleep=time.sleep):
         if maybe_landed:
             return _finish(journal, write, UNCERTAIN, current, wrote,
                            '%s: the change may have been applied; run '
-                           'virtio-set again or roll back' % e)
+                           'the same command again or roll back its journal'
+                           % e)
         return _finish(journal, write, FAILED, current, wrote, str(e))
     if current != desired:
         return _finish(journal, write, CONFLICT, current, wrote,

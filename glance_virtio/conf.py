@@ -53,8 +53,8 @@ journal_opts = [
     cfg.StrOpt('directory',
                default=os.path.join('~', '.local', 'state', PROJECT,
                                     'journal'),
-               help='Directory of virtio-set journals when --journal is not '
-                    'given.'),
+               help='Directory of the journals of bus changes and rollbacks '
+                    'when --journal is not given.'),
 ]
 
 

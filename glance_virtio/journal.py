@@ -120,11 +120,11 @@ def load(path):
     records = read(path)
     if not records:
         raise ValueError('%s is empty or holds no journal record (a journal '
-                         'is JSON Lines written by virtio-set)' % path)
+                         'is the JSON Lines file a set run writes)' % path)
     start = records[0]
     if start.get('type') != 'start':
         raise ValueError('%s does not begin with a start record: not a '
-                         'journal written by virtio-set' % path)
+                         'journal written by a set run' % path)
     images = touched(records)
     if not images:
         raise ValueError('%s names no image: the run it records wrote '

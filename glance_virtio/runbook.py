@@ -170,7 +170,7 @@ def render(changes, explanations, inspections, ctx):
         ' (hw_scsi_model=%s)' % ctx.scsi_model if ctx.scsi_model else '')
     todo = [c for c in changes if c.action == CHANGE]
     out = ['# Runbook: move %d images to %s' % (counts[CHANGE], target), '',
-           'Written %s by `glance-virtio set`%s. %d to change, %d unchanged, '
+           'Written %s by a set --runbook run%s. %d to change, %d unchanged, '
            '%d blocked, %d skipped.' % (
                ctx.generated, ' --dry-run: nothing was changed'
                if ctx.dry_run else ', which applies the change itself',

@@ -16,6 +16,29 @@ import glance_virtio
 LOG = logging.getLogger(__name__)
 
 
+class SkippedFiles(logging.Filter):
+    """Holds openstacksdk's "Skipping config file" warnings, unprinted.
+
+    A clouds.yaml that does not parse is reported as one error line when
+    a command needs the cloud (ClientManager), not as the SDK's warning.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.skipped = {}
+
+    def filter(self, record):
+        if str(record.msg).startswith('Skipping config file') and \
+                isinstance(record.args, tuple) and len(record.args) == 2:
+            path, cause = record.args
+            self.skipped[path] = ' '.join(str(cause).split())
+            return False
+        return True
+
+
+SKIPPED = SkippedFiles()
+
+
 class ClientManager:
     """Holds the SDK connection, made on first use, like OSC's."""
 
@@ -26,6 +49,9 @@ class ClientManager:
     @property
     def sdk_connection(self):
         if self._conn is None:
+            for path, cause in SKIPPED.skipped.items():
+                raise os_exceptions.ConfigException(
+                    '%s is not valid YAML or JSON: %s' % (path, cause))
             region = os_config.OpenStackConfig(
                 app_name='glance-virtio',
                 app_version=glance_virtio.version()).get_one(
@@ -56,6 +82,17 @@ class GlanceVirtioApp(app.App):
                  '/etc/glance-virtio/glance-virtio.conf when present)')
         return parser
 
+    def configure_logging(self):
+        # --debug logs at debug level; only --debug shows tracebacks.
+        if self.options.debug:
+            self.options.verbose_level = max(self.options.verbose_level, 2)
+        super().configure_logging()
+        if not self.options.debug:
+            for handler in logging.getLogger('').handlers:
+                if type(handler) is logging.StreamHandler:
+                    handler.setFormatter(NoTraceback(
+                        self.CONSOLE_MESSAGE_FORMAT))
+
     def initialize_app(self, argv):
         self.client_manager = ClientManager(self.options)
 
@@ -73,6 +110,15 @@ class GlanceVirtioApp(app.App):
     def run(self, argv):
         result = super().run(argv)
         return 2 if self.interactive_mode else result
+
+
+class NoTraceback(logging.Formatter):
+    """The message of a record without its traceback (no --debug)."""
+
+    def format(self, record):
+        record = logging.makeLogRecord(record.__dict__)
+        record.exc_info = record.exc_text = record.stack_info = None
+        return super().format(record)
 
 
 def register_cloud_options(parser, argv):
@@ -109,6 +155,7 @@ def _without_cloud(argv):
 
 
 def main(argv=None):
+    logging.getLogger('openstack.config').addFilter(SKIPPED)
     try:
         return GlanceVirtioApp().run(sys.argv[1:] if argv is None else argv)
     except os_exceptions.ConfigException as e:

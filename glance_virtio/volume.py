@@ -155,7 +155,7 @@ def attached_note(volume):
         return None
     return ('attached to server %s: a server keeps the image_* values it '
             'booted with in its own system metadata; changing the volume '
-            'does not change them (server virtio-set does)'
+            'does not change them (the server set command does)'
             % ', '.join(volume.servers))
 
 
@@ -314,7 +314,7 @@ def followed_images(records):
     """
     start = records[0] if records else {}
     if start.get('type') != 'start' or start.get('command') != 'set':
-        raise ValueError('not a journal of image virtio-set (its first '
+        raise ValueError('not a journal of the image set command (its first '
                          'record must be a start of command set)')
     return [t['image'] for t in journal.touched(records)
             if t.get('outcome') in ('changed', 'uncertain')]

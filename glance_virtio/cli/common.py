@@ -279,8 +279,10 @@ def add_scsi_model(parser):
     """--scsi-model, as virtio-set and virtio-explain take it."""
     parser.add_argument('--scsi-model', metavar='<model>', type=lower,
                         choices=rules.SCSI_MODELS,
-                        help='hw_scsi_model with --bus scsi (default: site '
-                             'policy, virtio-scsi)')
+                        help='hw_scsi_model with --bus scsi: %s, any case '
+                             '(default: site policy [policy] '
+                             'default_scsi_model, virtio-scsi)'
+                             % ', '.join(rules.SCSI_MODELS))
 
 
 def add_deep(parser):

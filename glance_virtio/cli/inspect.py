@@ -27,7 +27,7 @@ def row(ident, name, report, long):
               common.DictColumn({d: drivers[d]['state'] for d in
                                  model.DRIVERS if d in drivers}),
               report.get('bytes_read'), round(report.get('seconds') or 0, 3),
-              report.get('error') or '']
+              report.get('error')]
     if long:
         values += [found.get('product_name'), found.get('build'),
                    report.get('partition_table'),
@@ -87,7 +87,8 @@ class InspectImages(common.Lister):
                 conn, images, config, use_cache=not parsed_args.no_cache)
             rows += [row(i.id, i.name, reports[i.id], long) for i in images]
         self._failed = any(r[2] != 'ok' for r in rows)
-        return COLUMNS + (LONG_COLUMNS if long else ()), rows
+        return (COLUMNS + (LONG_COLUMNS if long else ()),
+                common.cells(parsed_args, rows))
 
     def run(self, parsed_args):
         self._failed = False

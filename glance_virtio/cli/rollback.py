@@ -82,7 +82,8 @@ class Rollback(common.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('source', metavar='<journal>',
-                            help='Journal written by virtio-set')
+                            help='Journal written by %s'
+                                 % common.invoked(self, 'set'))
         setbus.add_apply_options(parser)
         return parser
 

@@ -476,7 +476,7 @@ class RollbackServers(Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('source', metavar='<journal>',
-                            help='Journal written by server virtio-set')
+                            help='Journal written by the server set command')
         parser.add_argument('--nova-manage', metavar='<command>',
                             required=True,
                             help='The command that runs nova-manage')

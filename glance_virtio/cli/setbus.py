@@ -260,7 +260,9 @@ class SetBus(common.Lister):
         parser.add_argument('--vif-model', metavar='<model>',
                             type=common.lower,
                             choices=rules.ENUMS['hw_vif_model'],
-                            help='Also set hw_vif_model')
+                            help='Also set hw_vif_model: %s, any case '
+                                 '(default: left as it is)'
+                                 % ', '.join(rules.ENUMS['hw_vif_model']))
         parser.add_argument('--machine-type', metavar='<type>',
                             help='Also set hw_machine_type, e.g. q35')
         parser.add_argument('--fill-os-type', action='store_true',

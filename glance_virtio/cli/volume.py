@@ -91,7 +91,7 @@ def add_selection(parser):
                              'where the user may look projects up)')
     parser.add_argument('--follow-images', metavar='<journal>',
                         help='Only volumes made from the images this '
-                             'image virtio-set journal changed')
+                             'image set journal changed')
 
 
 def project_id(conn, ref):
@@ -454,7 +454,7 @@ class RollbackVolumes(Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('source', metavar='<journal>',
-                            help='Journal written by volume virtio-set')
+                            help='Journal written by the volume set command')
         setbus.add_apply_options(parser)
         return parser
 
@@ -470,8 +470,9 @@ class RollbackVolumes(Lister):
         start = records[0] if records else {}
         if start.get('command') not in ('volume-set', 'volume-rollback'):
             raise exceptions.CommandError(
-                'cannot roll back: %s is not a journal of volume virtio-set '
-                '(image journals: image virtio-rollback)' % args.source)
+                'cannot roll back: %s is not a journal of the volume set '
+                'command (image journals: the image rollback command)'
+                % args.source)
         try:
             entries = volume.touched(records)
         except ValueError as e:
