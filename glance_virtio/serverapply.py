@@ -3,7 +3,6 @@
 Each step is journalled before it is taken; outcomes as in apply.
 """
 
-import concurrent.futures
 import dataclasses
 import logging
 from typing import Mapping, Optional
@@ -172,25 +171,9 @@ def _set(manage, write, step, current, wanted, unremovable):
 def run(conn, manage, writes, journal, concurrency=4, restart=True,
         progress=None):
     """Apply writes with bounded concurrency; outcomes in input order."""
-    outcomes = [None] * len(writes)
-    pool = concurrent.futures.ThreadPoolExecutor(concurrency)
-    futures = {}
-    try:
-        for n, w in enumerate(writes):
-            futures[pool.submit(write_one, conn, manage, w, journal,
-                                restart)] = n
-        for future in concurrent.futures.as_completed(futures):
-            outcomes[futures[future]] = future.result()
-            if progress:
-                progress(outcomes[futures[future]])
-    except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, n in futures.items():
-            if future.done() and not future.cancelled():
-                outcomes[n] = future.result()
-        raise apply.Interrupted(outcomes)
-    pool.shutdown(wait=True)
-    return outcomes
+    def writer(conn, write, journal):
+        return write_one(conn, manage, write, journal, restart)
+    return apply.run(conn, writes, journal, concurrency, progress, writer)
 
 
 def touched(records):

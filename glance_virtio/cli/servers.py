@@ -21,7 +21,6 @@ from glance_virtio import model
 from glance_virtio import nova
 from glance_virtio import novamanage
 from glance_virtio import plan
-from glance_virtio import rules
 from glance_virtio import serverapply
 from glance_virtio import servers
 
@@ -402,10 +401,7 @@ class SetServers(Lister):
                             type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
-        parser.add_argument('--scsi-model', metavar='<model>',
-                            type=common.lower, choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+        common.add_scsi_model(parser)
         parser.add_argument('--allow', metavar='<rule-id>', action='append',
                             type=common.rule_id(self), default=[],
                             help='Accept findings of this rule knowingly '

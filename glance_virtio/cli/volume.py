@@ -14,7 +14,6 @@ from glance_virtio.cli import setbus
 from glance_virtio import glance
 from glance_virtio import journal
 from glance_virtio import plan
-from glance_virtio import rules
 from glance_virtio import volume
 from glance_virtio import volume_apply
 
@@ -365,10 +364,7 @@ class SetVolumes(Lister):
                             type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
                             help='Target hw_disk_bus: virtio, scsi, sata, ide')
-        parser.add_argument('--scsi-model', metavar='<model>',
-                            type=common.lower, choices=rules.SCSI_MODELS,
-                            help='hw_scsi_model with --bus scsi (default: '
-                                 'site policy, virtio-scsi)')
+        common.add_scsi_model(parser)
         parser.add_argument('--machine-type', metavar='<type>',
                             help='Also set hw_machine_type, e.g. q35')
         parser.add_argument('--allow', metavar='<rule-id>', action='append',
