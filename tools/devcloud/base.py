@@ -114,6 +114,12 @@ def ini(sections):
     return '\n'.join(out)
 
 
+def sqlite_url(db):
+    # Writers from several processes (API, conductor, compute, nova-manage)
+    # wait for the lock instead of failing after pysqlite's 5 s default.
+    return 'sqlite:///%s?timeout=120' % db
+
+
 def sqlite_wal(db):
     # WAL lets readers and a writer work at once (16 server threads).
     import sqlite3

@@ -12,8 +12,8 @@ import shutil
 import time
 
 from devcloud.base import (DATA, Fail, HOST, REGION, REPO, START_TIMEOUT, VENV,
-                           finish, http, ini, save_setup, say, sqlite_wal,
-                           tail, write_private)
+                           finish, http, ini, save_setup, say, sqlite_url,
+                           sqlite_wal, tail, write_private)
 from devcloud.server import Daemon, Service
 from devcloud.services.rabbitmq import SERVICE as RABBITMQ
 
@@ -67,8 +67,7 @@ class CinderApi(Service):
             # Privileged helpers (image format checks) without sudo.
             'cinder_sys_admin': {'helper_command': HELPER},
             'privsep_osbrick': {'helper_command': HELPER},
-            'database': {'connection': 'sqlite:///%s' % (
-                DATA / 'cinder.db')},
+            'database': {'connection': sqlite_url(DATA / 'cinder.db')},
             'keystone_authtoken': self.authtoken(cloud),
             'nova': dict(service_auth, region_name=REGION),
             'oslo_concurrency': {'lock_path': DATA / 'cinder' / 'locks'},

@@ -3,7 +3,8 @@
 import shutil
 
 from devcloud.base import (DATA, Fail, REGION, VENV, finish, http, ini,
-                           save_setup, say, sqlite_wal, tail, write_private)
+                           save_setup, say, sqlite_url, sqlite_wal, tail,
+                           write_private)
 from devcloud.server import Service
 
 
@@ -44,8 +45,7 @@ class Glance(Service):
                 'filesystem_store_datadir': DATA / 'staging'},
             'os_glance_tasks_store': {
                 'filesystem_store_datadir': DATA / 'tasks'},
-            'database': {'connection': 'sqlite:///%s' % (
-                DATA / 'glance.db')},
+            'database': {'connection': sqlite_url(DATA / 'glance.db')},
             'paste_deploy': {'flavor': 'keystone', 'config_file': paste},
             'keystone_authtoken': {
                 'www_authenticate_uri': keystone.url,

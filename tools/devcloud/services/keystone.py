@@ -5,7 +5,7 @@ import os
 import pwd
 
 from devcloud.base import (DATA, Fail, REGION, http, ini, save_setup, say,
-                           sqlite_wal, write_private, finish)
+                           sqlite_url, sqlite_wal, write_private, finish)
 from devcloud.server import Service
 
 
@@ -26,8 +26,7 @@ class Keystone(Service):
     def configure(self, cloud):
         write_private(self.conf, ini({
             'DEFAULT': {'use_stderr': 'true', 'debug': 'false'},
-            'database': {'connection': 'sqlite:///%s' % (
-                DATA / 'keystone.db')},
+            'database': {'connection': sqlite_url(DATA / 'keystone.db')},
             'token': {'provider': 'fernet'},
             'fernet_tokens': {'key_repository': self.etc / 'fernet-keys'},
             'credential': {'key_repository': self.etc / 'credential-keys'},

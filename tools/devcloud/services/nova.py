@@ -11,8 +11,8 @@ import threading
 import time
 
 from devcloud.base import (DATA, Fail, HOST, LOGS, REGION, START_TIMEOUT, VENV,
-                           finish, http, ini, save_setup, say, sqlite_wal,
-                           start_job, tail, write_private)
+                           finish, http, ini, save_setup, say, sqlite_url,
+                           sqlite_wal, start_job, tail, write_private)
 from devcloud.server import Daemon, Service
 from devcloud.services.rabbitmq import SERVICE as RABBITMQ
 
@@ -62,10 +62,8 @@ class NovaApi(Service):
             'conductor': {'workers': '1'},
             'scheduler': {'workers': '1'},
             'api': {'auth_strategy': 'keystone'},
-            'api_database': {'connection': 'sqlite:///%s' % (
-                DATA / 'nova_api.db')},
-            'database': {'connection': 'sqlite:///%s' % (
-                DATA / 'nova.db')},
+            'api_database': {'connection': sqlite_url(DATA / 'nova_api.db')},
+            'database': {'connection': sqlite_url(DATA / 'nova.db')},
             'keystone_authtoken': self.authtoken(cloud),
             'placement': dict(service_auth, valid_interfaces='public'),
             'cinder': dict(service_auth, os_region_name=REGION,
@@ -97,7 +95,7 @@ class NovaApi(Service):
             try:
                 for args in (['api_db', 'sync'],
                              ['cell_v2', 'map_cell0', '--database_connection',
-                              'sqlite:///%s' % (DATA / 'nova_cell0.db')],
+                              sqlite_url(DATA / 'nova_cell0.db')],
                              ['cell_v2', 'create_cell', '--name', 'cell1'],
                              ['db', 'sync']):
                     finish(self.manage(CONF, *args))

@@ -1,7 +1,7 @@
 """Placement: the resource inventory Nova schedules on."""
 
 from devcloud.base import (DATA, Fail, finish, http, ini, save_setup, say,
-                           sqlite_wal, tail, write_private)
+                           sqlite_url, sqlite_wal, tail, write_private)
 from devcloud.server import Service
 
 
@@ -22,8 +22,8 @@ class Placement(Service):
         write_private(self.conf, ini({
             'DEFAULT': {'use_stderr': 'true', 'debug': 'false'},
             'api': {'auth_strategy': 'keystone'},
-            'placement_database': {'connection': 'sqlite:///%s' % (
-                DATA / 'placement.db')},
+            'placement_database': {
+                'connection': sqlite_url(DATA / 'placement.db')},
             'keystone_authtoken': self.authtoken(cloud),
         }))
 
