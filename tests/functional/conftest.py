@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,10 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import load_samples  # noqa: E402
 
-from glance_virtio import journal  # noqa: E402
 from tests.functional import devcloud  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
+# How long a wait may last before the test calls the run hung.
+DEADLINE = 900
 
 
 @pytest.fixture(scope='session')
@@ -85,12 +87,82 @@ def start_set(tag, path, concurrency, cloud='devcloud-admin'):
                             stdin=subprocess.DEVNULL)
 
 
-def wait_for_intents(path, count):
-    """Wait until the journal at path holds count intent records."""
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if os.path.exists(path) and sum(
-                r['type'] == 'intent' for r in journal.read(path)) >= count:
+def records(path):
+    """The journal's records so far, without a torn (half-written) line."""
+    found = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    pass
+    return found
+
+
+def intents(path):
+    """Ids of the images with an intent record in the journal at path."""
+    return {r['image'] for r in records(path) if r['type'] == 'intent'}
+
+
+def in_flight(path):
+    """Images with an intent but no result yet: writes under way."""
+    done = {r['image'] for r in records(path) if r['type'] == 'result'}
+    return intents(path) - done
+
+
+def _stopped(pid):
+    """True once every thread of pid is stopped (state T)."""
+    task = '/proc/%d/task' % pid
+    for tid in os.listdir(task):
+        try:
+            with open('%s/%s/stat' % (task, tid)) as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state not in 'Tt':
+            return False
+    return True
+
+
+def stop(proc):
+    """SIGSTOP proc and wait until it is stopped: the journal holds still."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    while not _stopped(proc.pid):
+        time.sleep(0.001)
+
+
+def pause_when(proc, done, what, deadline=DEADLINE):
+    """Leave proc stopped (SIGSTOP) at the first check where done() holds.
+
+    The run goes on only in short slices between checks, each made with
+    the run stopped. Fails if the run ends first, or after deadline
+    seconds: a limit for a hung run, not an expectation of speed.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError('the run ended before %s' % what)
+        stop(proc)
+        if done():
             return
-        time.sleep(0.05)
-    raise AssertionError('no %d intents in %s after 120 s' % (count, path))
+        if time.monotonic() > end:
+            os.kill(proc.pid, signal.SIGCONT)
+            raise AssertionError('no %s after %d s' % (what, deadline))
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.02)
+
+
+def pause_after_intents(proc, path, count):
+    """Leave proc stopped once the journal holds count intent records."""
+    pause_when(proc, lambda: len(intents(path)) >= count,
+               '%d intents in %s' % (count, path))
+
+
+def wait_until(done, what, deadline=DEADLINE):
+    """Poll done() until it holds; fails only after deadline seconds."""
+    end = time.monotonic() + deadline
+    while not done():
+        if time.monotonic() > end:
+            raise AssertionError('no %s after %d s' % (what, deadline))
+        time.sleep(0.1)

@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from tests.functional import devcloud
+from tests.functional.conftest import DEADLINE
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
 import load_samples
@@ -49,7 +50,7 @@ def flavor(conn):
     return min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus)).id
 
 
-def wait(get, want, timeout=300):
+def wait(get, want, timeout=DEADLINE):
     deadline = time.time() + timeout
     while time.time() < deadline:
         thing = get()

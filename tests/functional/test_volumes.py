@@ -5,8 +5,10 @@ import time
 import pytest
 import yaml
 
+from tests.functional.conftest import DEADLINE
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
+from tests.functional.conftest import wait_until
 import load_samples
 
 UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}
@@ -16,7 +18,7 @@ MOVED = {'hw_disk_bus': 'scsi', 'hw_scsi_model': 'virtio-scsi',
          'vmware_adaptertype': None}
 
 
-def wait_available(conn, volume_id, timeout=300):
+def wait_available(conn, volume_id, timeout=DEADLINE):
     deadline = time.time() + timeout
     while time.time() < deadline:
         vol = conn.block_storage.get_volume(volume_id)
@@ -223,11 +225,9 @@ def test_attached_volume_changes_and_the_row_names_the_server(
                                'destination_type': 'volume',
                                'delete_on_termination': False}])
     try:
-        admin.compute.wait_for_server(server, wait=300)
-        wait_in_use = time.time() + 120
-        while admin.block_storage.get_volume(boot).status != 'in-use':
-            assert time.time() < wait_in_use, 'volume never in-use'
-            time.sleep(1)
+        admin.compute.wait_for_server(server, wait=DEADLINE)
+        wait_until(lambda: admin.block_storage.get_volume(
+            boot).status == 'in-use', 'volume %s in-use' % boot)
         rows, _ = run_json('volume-audit', boot, '--no-snapshots', check=0)
         assert rows[0]['Attached To'] == [server.id]
         rows, _ = run_json('volume-set', boot, '--bus', 'scsi', '--yes',
@@ -238,8 +238,5 @@ def test_attached_volume_changes_and_the_row_names_the_server(
         assert bus(cinder_meta(admin, boot)) == MOVED
     finally:
         admin.compute.delete_server(server)
-        admin.compute.wait_for_delete(server, wait=300)
-        wait_free = time.time() + 120
-        while admin.block_storage.get_volume(boot).status != 'available' \
-                and time.time() < wait_free:
-            time.sleep(1)
+        admin.compute.wait_for_delete(server, wait=DEADLINE)
+        wait_available(admin, boot)
