@@ -85,17 +85,16 @@ def with_recorded(server, values, source):
 def boot_volume(server, volumes):
     """(volume, why): the bootable volume a volume-backed server boots from.
 
-    volumes maps ids to dicts with 'bootable', 'attachments' and
-    'image_metadata'; None with the reason when it cannot be told.
+    volumes maps ids to volume.Volume; None with the reason when it
+    cannot be told.
     """
     if not server.volume_backed:
         return None, 'booted from an image'
     attached = [volumes[v] for v in server.volume_ids if v in volumes]
-    bootable = [v for v in attached if v.get('bootable')]
+    bootable = [v for v in attached if v.bootable]
     if server.root_device:
-        rooted = [v for v in bootable if any(
-            a.get('server_id') == server.id and a.get('device') ==
-            server.root_device for a in v.get('attachments') or ())]
+        rooted = [v for v in bootable
+                  if (server.id, server.root_device) in v.devices]
         if len(rooted) == 1:
             return rooted[0], ''
     if len(bootable) == 1:
@@ -110,7 +109,7 @@ def source_image_id(server, volume):
     if not server.volume_backed:
         return server.image_id
     if volume:
-        return (volume.get('image_metadata') or {}).get('image_id')
+        return volume.image_id
     return None
 
 
@@ -152,7 +151,7 @@ def drift(booted, image):
 
 def row(server, policy, image=None, volume=None, volume_why=''):
     """One audit row: plain, JSON-ready values with stable keys."""
-    volume_props = dict((volume or {}).get('image_metadata') or {})
+    volume_props = dict(volume.image_metadata or {}) if volume else {}
     source = volume_props if server.volume_backed else (
         image.properties if image and not image.error else {})
     booted = booted_properties(server, source)
@@ -161,7 +160,7 @@ def row(server, policy, image=None, volume=None, volume_why=''):
         'project_id': server.project_id, 'status': server.status,
         'boot': 'volume' if server.volume_backed else 'image',
         'image_id': source_image_id(server, volume),
-        'volume_id': (volume or {}).get('id'),
+        'volume_id': volume.id if volume else None,
         'image_hw_disk_bus': (image.properties.get('hw_disk_bus')
                               if image and not image.error else None),
         'volume_hw_disk_bus': volume_props.get('hw_disk_bus'),
@@ -250,7 +249,7 @@ def impact(images, volumes, server_rows):
               for i in images}
     by_id = {i.id: i for i in images}
     for volume in volumes:
-        meta = volume.get('image_metadata') or {}
+        meta = volume.image_metadata or {}
         entry = counts.get(meta.get('image_id'))
         if entry is None:
             continue

@@ -48,6 +48,8 @@ class Volume:
     bootable: bool = False
     size: Optional[int] = None
     servers: Tuple[str, ...] = ()
+    # (server id, device) of each attachment.
+    devices: Tuple[Tuple[str, str], ...] = ()
     # None: Cinder holds no image metadata for the volume.
     image_metadata: Optional[Mapping[str, str]] = None
     created_at: str = ''
@@ -90,6 +92,9 @@ def to_volume(body):
         size=body.get('size'),
         servers=tuple(a.get('server_id') for a in body.get('attachments')
                       or () if a.get('server_id')),
+        devices=tuple((a['server_id'], a.get('device') or '')
+                      for a in body.get('attachments') or ()
+                      if a.get('server_id')),
         image_metadata=({k: _text(v) for k, v in meta.items()}
                         if isinstance(meta, dict) and meta else None),
         created_at=body.get('created_at') or '')

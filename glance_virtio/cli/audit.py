@@ -6,6 +6,7 @@ from osc_lib import exceptions
 
 from glance_virtio import audit
 from glance_virtio.cli import common
+from glance_virtio.cli import servers
 
 LOG = logging.getLogger(__name__)
 
@@ -55,9 +56,13 @@ class AuditImages(common.Lister):
         parser.add_argument('--impact', action='store_true',
                             help='Count the volumes and servers carrying a '
                                  'copy of each image, and those differing')
+        servers.add_nova_manage(parser)
         return parser
 
     def take_action(self, parsed_args):
+        if parsed_args.nova_manage and not parsed_args.impact:
+            common.usage_error(self, '--nova-manage needs --impact')
+        manage = servers.nova_manage(parsed_args)
         policy = common.load_policy(self.app)
         conn = common.connection(self.app)
         images = common.select(conn, parsed_args)
@@ -72,8 +77,7 @@ class AuditImages(common.Lister):
         names, data = table(rows, common.wants_long(parsed_args,
                                                     LONG_COLUMNS))
         if parsed_args.impact:
-            from glance_virtio.cli import servers
-            counts = servers.impact(self.app, conn, images, policy)
+            counts = servers.impact(self.app, conn, images, policy, manage)
             names += tuple(n for n, _ in servers.IMPACT_COLUMNS)
             data = [line + tuple(counts[r['id']][k]
                                  for _, k in servers.IMPACT_COLUMNS)

@@ -11,7 +11,7 @@ from osc_lib import exceptions
 
 from glance_virtio import apply
 from glance_virtio import audit
-from glance_virtio import bootvolumes
+from glance_virtio import cinder
 from glance_virtio.cli import common
 from glance_virtio.cli import progress
 from glance_virtio.cli import setbus
@@ -33,7 +33,7 @@ class DriftColumn(common.ListColumn):
     def human_readable(self):
         if isinstance(self._value, str):
             return self._value
-        return super().human_readable() or '-'
+        return super().human_readable() or 'none'
 
     def machine_readable(self):
         if isinstance(self._value, str):
@@ -128,6 +128,10 @@ def add_common(parser, required):
                              'server (default: every visible server)')
     parser.add_argument('--project', metavar='<project-id>',
                         help='Only servers of this project (admin)')
+    add_nova_manage(parser, required)
+
+
+def add_nova_manage(parser, required=False):
     parser.add_argument('--nova-manage', metavar='<command>',
                         required=required,
                         help='The command that runs nova-manage on this '
@@ -173,7 +177,7 @@ def volumes_of(conn, found):
     if not any(s.volume_backed for s in found):
         return {}
     try:
-        return {v['id']: v for v in bootvolumes.list_volumes(conn, True)}
+        return {v.id: v for v in cinder.list_volumes(conn)}
     except glance.CloudError as e:
         raise exceptions.CommandError(str(e))
     except glance.GlanceError as e:
@@ -283,8 +287,9 @@ class AuditServers(Lister):
         self._rows = rows
         if parsed_args.only_drift:
             rows = [r for r in rows if r['drift']]
-        return table(rows, parsed_args.long or common.wants_everything(
-            parsed_args))
+        columns, data = table(rows, parsed_args.long
+                              or common.wants_everything(parsed_args))
+        return columns, common.cells(parsed_args, data)
 
     def run(self, parsed_args):
         self._rows = []
@@ -429,9 +434,11 @@ class SetServers(Lister):
         for server in found:
             volume = boots[server.id][0]
             image = images.get(servers.source_image_id(server, volume))
-            source = (volume or {}).get('image_metadata') if \
-                server.volume_backed else (
-                    image.properties if image and not image.error else {})
+            if server.volume_backed:
+                source = volume.image_metadata if volume else None
+            else:
+                source = image.properties if image and not image.error \
+                    else {}
             changes.append(servers.plan_server(server, target, policy,
                                                source))
         counts = plan.summary(changes)
@@ -455,8 +462,8 @@ class SetServers(Lister):
                 dict(c.set)) for c in todo]
             outcomes = run_writes(conn, manage, writes, record, args)
         self._exit = exit_code(changes, [o for o in outcomes if o])
-        return SET_COLUMNS, outcome_rows(
-            changes, {o.server_id: o for o in outcomes if o})
+        return SET_COLUMNS, common.cells(args, outcome_rows(
+            changes, {o.server_id: o for o in outcomes if o}))
 
     def run(self, parsed_args):
         self._exit = 0
@@ -493,10 +500,10 @@ class RollbackServers(Lister):
         sys.stderr.write('journal names %d servers\n' % len(writes))
         columns = ('ID', 'Name', 'Outcome', 'Power', 'Changes', 'Reason')
         if parsed_args.dry_run or not writes:
-            return columns, [
+            return columns, common.cells(parsed_args, [
                 (w.server_id, w.name, 'planned', '', setbus.ChangesColumn(
                     setbus.changes_of(w.expected, w.desired)), '')
-                for w in writes]
+                for w in writes])
         if not (parsed_args.yes or setbus.confirm(
                 'Roll back %d servers?' % len(writes))):
             raise exceptions.CommandError('cancelled: nothing changed')
@@ -510,11 +517,11 @@ class RollbackServers(Lister):
         outcomes = run_writes(conn, manage, writes, record, parsed_args)
         self._exit = common.EXIT_FAILED if any(
             o is None or o.failed for o in outcomes) else 0
-        return columns, [
+        return columns, common.cells(parsed_args, [
             (o.server_id, o.name, o.outcome, o.power,
              setbus.ChangesColumn(setbus.changes_of(o.before, o.after)),
              '; '.join(r for r in (o.error, o.power_error) if r))
-            for o in outcomes if o]
+            for o in outcomes if o])
 
     def run(self, parsed_args):
         self._exit = 0
@@ -527,18 +534,28 @@ IMPACT_COLUMNS = (('Volumes', 'volumes'), ('Volumes Differ', 'volumes_differ'),
                   ('Servers Unknown', 'servers_unknown'))
 
 
-def impact(app, conn, images, policy):
+def impact(app, conn, images, policy, manage=None):
     """Per image id: the copies volumes and servers carry (image --impact).
 
-    A server whose booted bus the API does not show counts as unknown.
+    A server whose booted bus neither the API nor nova-manage (when given)
+    shows counts as unknown.
     """
     found = select(conn, types.SimpleNamespace(servers=(), project=None))
     try:
-        volumes = bootvolumes.list_volumes(conn, True)
+        volumes = list(cinder.list_volumes(conn))
+    except glance.CloudError as e:
+        raise exceptions.CommandError(str(e))
     except glance.GlanceError as e:
         raise exceptions.CommandError('cannot list volumes: %s' % e)
-    by_id = {v['id']: v for v in volumes}
+    by_id = {v.id: v for v in volumes}
     boots = {s.id: servers.boot_volume(s, by_id) for s in found}
     known = {i.id: i for i in images}
+    if manage is not None:
+        check_runs(manage)
+        # Only the servers whose copy concerns these images.
+        ours = [s for s in found if servers.source_image_id(
+            s, boots[s.id][0]) in known]
+        read = {s.id: s for s in read_recorded(manage, ours, 4)}
+        found = [read.get(s.id, s) for s in found]
     rows = audit_rows(found, known, boots, policy)
     return servers.impact(images, volumes, rows)

@@ -225,13 +225,6 @@ def table(spec, rows):
              for row in rows])
 
 
-def cells(args, rows):
-    """Absent values: null in json and yaml, an empty cell elsewhere."""
-    if common.wants_everything(args):
-        return rows
-    return [tuple('' if v is None else v for v in row) for row in rows]
-
-
 class AuditVolumes(Lister):
     """Audit bootable volumes' image metadata and its drift from the image"""
 
@@ -276,7 +269,7 @@ class AuditVolumes(Lister):
         long = args.long or common.wants_everything(args)
         columns, data = table(AUDIT_COLUMNS + (AUDIT_LONG if long else ()),
                               rows)
-        return columns, cells(args, data)
+        return columns, common.cells(args, data)
 
 
 SET_COLUMNS = ('ID', 'Name', 'Status', 'Action', 'Outcome', 'Changes',
@@ -415,7 +408,7 @@ class SetVolumes(Lister):
         done = {c.image.id: o for c, o in zip(todo, outcomes)
                 if o is not None}
         self._exit = self._exit or exit_code(changes, outcomes)
-        return SET_COLUMNS, cells(args, set_rows(changes, vols, done))
+        return SET_COLUMNS, common.cells(args, set_rows(changes, vols, done))
 
 
 ROLLBACK_COLUMNS = ('ID', 'Name', 'Outcome', 'Changes', 'Reason')
@@ -487,7 +480,7 @@ class RollbackVolumes(Lister):
                                   if outcome == 'planned' else {}), reason)
                 for e, outcome, found, reason in states}
         if args.dry_run or not todo:
-            return ROLLBACK_COLUMNS, cells(args, list(rows.values()))
+            return ROLLBACK_COLUMNS, common.cells(args, list(rows.values()))
         if not (args.yes or setbus.confirm(
                 'Roll back %d volumes?' % len(todo))):
             raise exceptions.CommandError('cancelled: nothing changed')
@@ -509,4 +502,4 @@ class RollbackVolumes(Lister):
             self._exit = 1
         elif any(o is None or o.outcome in apply.NOT_DONE for o in outcomes):
             self._exit = common.EXIT_FAILED
-        return ROLLBACK_COLUMNS, cells(args, list(rows.values()))
+        return ROLLBACK_COLUMNS, common.cells(args, list(rows.values()))

@@ -134,6 +134,11 @@ def test_server_lifecycle(admin, fleet, nova_manage, tmp_path):
     assert rows[fleet['from_image']]['Known From'] == 'api'
     assert rows[fleet['from_volume']]['Booted Bus'] == 'unknown'
     assert rows[fleet['from_volume']]['Drift'] == 'unknown'
+    # Absent values: null in json, an empty cell in tables, never "None".
+    assert rows[fleet['from_image']]['Booted SCSI Model'] is None
+    out = run('server-audit', fleet['from_image'], '-f', 'csv', '-c',
+              'Booted SCSI Model', check=0).stdout
+    assert out.splitlines()[1:] == ['""']
 
     rows, _ = run_json('server-audit', *ids, '--nova-manage', nova_manage,
                        check=0)
@@ -236,8 +241,23 @@ def test_paused_server_is_skipped(admin, fleet, nova_manage):
         wait(lambda: admin.compute.get_server(server_id), 'ACTIVE')
 
 
-def test_image_audit_impact(fleet):
-    rows, _ = run_json('audit', fleet['image'], '--impact', check=0)
+def test_image_audit_impact(fleet, nova_manage):
+    # The counts agree with what server-audit says of each server.
+    servers, _ = run_json('server-audit', '--nova-manage', nova_manage,
+                          check=0)
+    ours = [r for r in servers if r['Image'] == fleet['image']]
+    assert {fleet['from_image'], fleet['from_volume'], fleet['member']} <= {
+        r['ID'] for r in ours}
+    assert all(r['Drift'] != 'unknown' for r in ours)
+    rows, _ = run_json('audit', fleet['image'], '--impact', '--nova-manage',
+                       nova_manage, check=0)
     row = rows[0]
     assert row['Volumes'] == 1
-    assert row['Servers'] >= 2
+    assert (row['Servers'], row['Servers Differ'], row['Servers Unknown']) \
+        == (len(ours), sum(bool(r['Drift']) for r in ours), 0)
+    # Without nova-manage the volume-backed server's boot is unknown.
+    rows, _ = run_json('audit', fleet['image'], '--impact', check=0)
+    assert rows[0]['Servers'] == len(ours)
+    assert rows[0]['Servers Unknown'] == sum(
+        r['Boot'] == 'volume' for r in ours) >= 1
+    run('audit', fleet['image'], '--nova-manage', nova_manage, check=2)

@@ -5,6 +5,7 @@ from glance_virtio import model
 from glance_virtio import plan
 from glance_virtio import serverapply
 from glance_virtio import servers
+from glance_virtio import volume as volume_mod
 
 POLICY = model.Policy()
 UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}
@@ -47,9 +48,8 @@ def test_volume_backed_server_has_no_image():
 
 
 def volume(volume_id, bootable=True, device='/dev/vda', **meta):
-    return {'id': volume_id, 'bootable': bootable,
-            'attachments': [{'server_id': 's1', 'device': device}],
-            'image_metadata': meta}
+    return volume_mod.Volume(volume_id, bootable=bootable, servers=('s1',),
+                             devices=(('s1', device),), image_metadata=meta)
 
 
 def test_boot_volume_is_the_one_bootable_volume():
@@ -197,13 +197,13 @@ def test_impact_counts_copies_and_differences():
     images = [image(**UBUNTU, hw_disk_bus='scsi',
                     hw_scsi_model='virtio-scsi')]
     volumes = [
-        {'id': 'v1', 'image_metadata': {'image_id': 'img-1',
-                                        'hw_disk_bus': 'virtio'}},
-        {'id': 'v2', 'image_metadata': {'image_id': 'img-1',
-                                        'hw_disk_bus': 'scsi',
-                                        'hw_scsi_model': 'virtio-scsi'}},
-        {'id': 'v3', 'image_metadata': {'image_id': 'other'}},
-        {'id': 'v4', 'image_metadata': {}},
+        volume_mod.Volume('v1', image_metadata={
+            'image_id': 'img-1', 'hw_disk_bus': 'virtio'}),
+        volume_mod.Volume('v2', image_metadata={
+            'image_id': 'img-1', 'hw_disk_bus': 'scsi',
+            'hw_scsi_model': 'virtio-scsi'}),
+        volume_mod.Volume('v3', image_metadata={'image_id': 'other'}),
+        volume_mod.Volume('v4', image_metadata={}),
     ]
     rows = [{'image_id': 'img-1', 'drift': ['hw_disk_bus']},
             {'image_id': 'img-1', 'drift': []},

@@ -20,8 +20,8 @@ def body(vid='v1', status='available', meta=None, servers=(), **extra):
     out = {'id': vid, 'name': 'vol-' + vid, 'status': status,
            'bootable': 'true', 'size': 1,
            'os-vol-tenant-attr:tenant_id': 'p1',
-           'attachments': [{'server_id': s, 'attachment_id': 'a' + s}
-                           for s in servers],
+           'attachments': [{'server_id': s, 'attachment_id': 'a' + s,
+                            'device': '/dev/vda'} for s in servers],
            'created_at': '2026-11-28T04:00:00.000000'}
     if meta is not None:
         out['volume_image_metadata'] = meta
@@ -43,6 +43,7 @@ def test_to_volume_reads_cinder_body():
     assert (vol.id, vol.project, vol.status, vol.bootable) == (
         'v1', 'p1', 'in-use', True)
     assert vol.servers == ('s1',)
+    assert vol.devices == (('s1', '/dev/vda'),)
     assert vol.image_id == 'img1'
     assert vol.properties == dict(UBUNTU, hw_disk_bus='virtio')
 
