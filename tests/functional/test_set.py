@@ -4,10 +4,12 @@ import json
 import os
 import pty
 import re
+import signal
 import subprocess
 
 import yaml
 
+from glance_virtio import apply
 from tests.functional import conftest
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
@@ -307,12 +309,69 @@ def test_a_bad_policy_stops_before_the_plan(admin, tag, tmp_path):
     assert props(admin, ids['lin-virtio'])['hw_disk_bus'] == 'virtio'
 
 
-def test_set_sends_one_get_and_one_patch_per_image(admin, tag, tmp_path):
+def batch_reads(stderr):
+    """The image ids of each list read by id (id=in:) in a -vv log."""
+    return [found.split('%2C') for found in re.findall(
+        r'"GET /v2/images\?id=in%3A([^&" ]+)', stderr)]
+
+
+def test_set_reads_fresh_in_a_batch_then_patches(admin, tag, tmp_path):
     ids = make(admin, tag, MIXED[:2])
     result = run('-vv', 'set', '--tag', tag, '--bus', 'scsi', '--journal',
                  str(tmp_path / 'j.jsonl'), '--yes', check=0)
+    # The compare step: one list read by id for both, then one PATCH each.
+    assert [sorted(b) for b in batch_reads(result.stderr)] == [
+        sorted(ids.values())]
     for image_id in ids.values():
         sent = re.findall(r'"(GET|PATCH) /v2/images/%s HTTP' % image_id,
                           result.stderr)
-        assert sent == ['GET', 'PATCH'], sent
+        assert sent == ['PATCH'], sent
         assert props(admin, image_id)['hw_disk_bus'] == 'scsi'
+
+
+def test_an_image_the_batch_misses_is_read_alone(admin, tag, tmp_path):
+    # Glance's list leaves hidden images out; a GET still shows them.
+    ids = make(admin, tag, [('hidden', dict(UBUNTU, hw_disk_bus='virtio',
+                                            os_hidden=True))])
+    image_id = ids['hidden']
+    result = run('-vv', 'set', image_id, '--bus', 'scsi', '--journal',
+                 str(tmp_path / 'j.jsonl'), '--yes', check=0)
+    assert batch_reads(result.stderr) == [[image_id]]
+    sent = re.findall(r'"(GET|PATCH) /v2/images/%s HTTP' % image_id,
+                      result.stderr)
+    # The selection's GET, the compare step's GET, the PATCH.
+    assert sent == ['GET', 'GET', 'PATCH'], sent
+    assert props(admin, image_id)['hw_disk_bus'] == 'scsi'
+
+
+def test_a_change_after_the_plan_is_a_conflict(admin, tag, tmp_path):
+    count = 24
+    make(admin, tag, [('img-%02d' % n, dict(UBUNTU, hw_disk_bus='virtio'))
+                      for n in range(count)])
+    path = str(tmp_path / 'j.jsonl')
+    proc = conftest.start_set(tag, path, 1)
+    # Stopped once the plan is made and the journal started.
+    conftest.pause_when(proc, lambda: any(
+        r['type'] == 'start' for r in conftest.records(path)),
+        'a journal start record in %s' % path)
+    try:
+        written = len(conftest.intents(path))
+        for image in admin.image.images(tag=tag):
+            admin.image.update_image(image, hw_disk_bus='sata')
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=conftest.DEADLINE)
+    assert proc.returncode == 4, err
+    order = [r['ID'] for r in json.loads(out)]
+    rows = {r['ID']: r for r in json.loads(out)}
+    # One worker reads a batch when it reaches the batch's first image: at
+    # the pause, no image past the batch holding the next write was read.
+    batch = apply.batch_size(1)
+    read = batch * (written // batch + 1)
+    assert read < count, 'the run was nearly done before it could be paused'
+    for image_id in order[read:]:
+        assert rows[image_id]['Outcome'] == 'conflict'
+        assert 'hw_disk_bus is sata, expected virtio' in \
+            rows[image_id]['Reason']
+        assert props(admin, image_id)['hw_disk_bus'] == 'sata'
+    assert not conftest.intents(path) & set(order[read:])
