@@ -35,17 +35,7 @@ def main():
         'audit', '--tag', TAG, '-f', 'json']
     theirs = [os.path.join(common.BIN, 'openstack')] + cloud + [
         'image', 'list', '--long', '--tag', TAG, '-f', 'json']
-    times = {'ours': [], 'theirs': []}
-    for _ in range(args.runs):
-        times['theirs'].append(common.timed(theirs, env))
-        times['ours'].append(common.timed(ours, env))
-    o_best, o_med = common.best_and_median(times['ours'])
-    t_best, t_med = common.best_and_median(times['theirs'])
-    table = common.md_table(('command', 'best (s)', 'median (s)'), [
-        ('`%s`' % ' '.join(['glance-virtio'] + ours[1:]),
-         '%.2f' % o_best, '%.2f' % o_med),
-        ('`%s`' % ' '.join(['openstack'] + theirs[1:]),
-         '%.2f' % t_best, '%.2f' % t_med)])
+    table, ratio = common.compare(ours, theirs, env, args.runs)
     text = """## Audit of %d images (bench/audit.py)
 
 Command: `.venv/bin/python bench/audit.py --images %d --runs %d`, on %s;
@@ -58,7 +48,7 @@ Ratio of medians (audit / plain listing): **%.2fx** (target: at most
 every rule on every image; the plain listing only formats what Glance
 returns.
 """ % (args.images, args.images, args.runs, common.machine(), args.runs,
-       table, o_med / t_med)
+       table, ratio)
     common.write_section('audit', text)
     print(text)
     return 0

@@ -16,12 +16,20 @@ REPORT = os.path.join(ROOT, 'doc', 'source', 'benchmarks.md')
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
-def cloud_env():
-    """Start the local cloud; the environment the CLIs need."""
-    subprocess.run(['bash', os.path.join(ROOT, 'tools', 'devcloud.sh'),
-                    'start'], check=True, stdout=subprocess.DEVNULL)
-    state = os.environ.get('DEVCLOUD_DIR', os.path.join(ROOT, '.devcloud'))
-    os.environ['OS_CLIENT_CONFIG_FILE'] = os.path.join(state, 'clouds.yaml')
+def cloud_env(start=True):
+    """Start the local cloud; the environment the CLIs need.
+
+    With start False, the running cloud OS_CLIENT_CONFIG_FILE names.
+    """
+    if start:
+        subprocess.run(['bash', os.path.join(ROOT, 'tools', 'devcloud.sh'),
+                        'start'], check=True, stdout=subprocess.DEVNULL)
+        state = os.environ.get('DEVCLOUD_DIR',
+                               os.path.join(ROOT, '.devcloud'))
+        os.environ['OS_CLIENT_CONFIG_FILE'] = os.path.join(state,
+                                                           'clouds.yaml')
+    elif not os.environ.get('OS_CLIENT_CONFIG_FILE'):
+        sys.exit('--no-start needs OS_CLIENT_CONFIG_FILE')
     env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')
            or k == 'OS_CLIENT_CONFIG_FILE'}
     env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
@@ -70,6 +78,22 @@ def timed(cmd, env):
 
 def best_and_median(samples):
     return min(samples), statistics.median(samples)
+
+
+def compare(ours, theirs, env, runs):
+    """(Markdown table, ratio of medians ours/theirs), runs alternating."""
+    times = {'ours': [], 'theirs': []}
+    for _ in range(runs):
+        times['theirs'].append(timed(theirs, env))
+        times['ours'].append(timed(ours, env))
+    rows = []
+    for key, cmd in (('ours', ours), ('theirs', theirs)):
+        best, median = best_and_median(times[key])
+        rows.append(('`%s`' % ' '.join([os.path.basename(cmd[0])] + cmd[1:]),
+                     '%.2f' % best, '%.2f' % median))
+    ratio = (best_and_median(times['ours'])[1]
+             / best_and_median(times['theirs'])[1])
+    return md_table(('command', 'best (s)', 'median (s)'), rows), ratio
 
 
 def machine():
