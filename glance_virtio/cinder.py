@@ -8,7 +8,6 @@ volume's (400, 403, 404, 409) or the whole command's (401, unreachable).
 import logging
 
 from keystoneauth1 import exceptions as ks_exc
-from openstack import exceptions as sdk_exc
 
 from glance_virtio import glance
 from glance_virtio import volume
@@ -35,25 +34,13 @@ class CloudError(glance.CloudError, CinderError):
 
 
 def _cloud_error(exc):
-    error = glance.cloud_error(exc)
-    text = str(error).replace('no image endpoint', 'no volume endpoint')
-    return CloudError(text, error.status)
+    return glance.cloud_error(exc, 'volume', CloudError)
 
 
 def login(conn):
     """A token and a block-storage endpoint; CloudError when either fails."""
-    try:
-        conn.session.get_token()
-        endpoint = conn.block_storage.get_endpoint()
-    except ks_exc.ClientException as e:
-        raise _cloud_error(e) from e
-    except sdk_exc.ServiceDisabledException:
-        endpoint = None
-    if not endpoint:
-        raise CloudError('no block-storage (Cinder) endpoint in the service '
-                         'catalog (region %s, interface %s)' % (
-                             conn.config.region_name or 'any',
-                             conn.config.get_interface() or 'public'))
+    glance.login(conn, conn.block_storage, 'block-storage (Cinder)',
+                 CloudError)
 
 
 def _detail(resp):

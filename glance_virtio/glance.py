@@ -62,49 +62,59 @@ def _connect_reason(exc):
             why.group(1).strip() if why else 'connection failed')
 
 
-def cloud_error(exc):
-    """A CloudError saying, in one line, why a keystoneauth call failed."""
+def cloud_error(exc, service='image', error=None):
+    """A CloudError saying, in one line, why a keystoneauth call failed.
+
+    service names the API in a catalog error; error is the CloudError
+    class to make (a service module's own).
+    """
+    error = error or CloudError
     if isinstance(exc, ks_exc.Unauthorized):
-        return CloudError('authentication failed: the cloud refused the '
-                          'credentials (HTTP 401); check the user name, '
-                          'password and project', 401)
+        return error('authentication failed: the cloud refused the '
+                     'credentials (HTTP 401); check the user name, '
+                     'password and project', 401)
     if isinstance(exc, ks_exc.SSLError):
-        return CloudError('TLS verification failed for %s: %s'
-                          % _connect_reason(exc))
+        return error('TLS verification failed for %s: %s'
+                     % _connect_reason(exc))
     if isinstance(exc, ks_exc.ConnectTimeout):
-        return CloudError('cannot reach the cloud at %s: timed out'
-                          % _connect_reason(exc)[0])
+        return error('cannot reach the cloud at %s: timed out'
+                     % _connect_reason(exc)[0])
     if isinstance(exc, (ks_exc.ConnectFailure,
                         ks_exc.UnknownConnectionError)):
-        return CloudError('cannot reach the cloud at %s: %s'
-                          % _connect_reason(exc))
+        return error('cannot reach the cloud at %s: %s'
+                     % _connect_reason(exc))
     if isinstance(exc, ks_exc.EndpointNotFound):
-        return CloudError('no image endpoint in the service catalog: %s'
-                          % one_line(exc))
+        return error('no %s endpoint in the service catalog: %s'
+                     % (service, one_line(exc)))
     if isinstance(exc, ks_exc.DiscoveryFailure):
-        return CloudError('cannot find the identity API: %s' % one_line(exc))
+        return error('cannot find the identity API: %s' % one_line(exc))
     if isinstance(exc, ks_exc.AuthPluginException):
-        return CloudError('cloud configuration: %s' % one_line(exc))
+        return error('cloud configuration: %s' % one_line(exc))
     if isinstance(exc, ks_exc.HttpError):
-        return CloudError('login failed: %s' % one_line(exc),
-                          exc.http_status)
-    return CloudError('request to the cloud failed: %s' % one_line(exc))
+        return error('login failed: %s' % one_line(exc),
+                     exc.http_status)
+    return error('request to the cloud failed: %s' % one_line(exc))
 
 
-def login(conn):
-    """Get a token and the image endpoint; CloudError when either fails."""
+def login(conn, proxy=None, service='image', error=None):
+    """Get a token and the service's endpoint; CloudError if either fails.
+
+    proxy is the SDK proxy of the service (default: conn.image).
+    """
+    error = error or CloudError
     try:
         conn.session.get_token()
-        endpoint = conn.image.get_endpoint()
+        endpoint = (proxy or conn.image).get_endpoint()
     except ks_exc.ClientException as e:
-        raise cloud_error(e) from e
+        raise cloud_error(e, service, error) from e
     except sdk_exc.ServiceDisabledException:
         endpoint = None
     if not endpoint:
-        raise CloudError('no image endpoint in the service catalog '
-                         '(region %s, interface %s)' % (
-                             conn.config.region_name or 'any',
-                             conn.config.get_interface() or 'public'))
+        raise error('no %s endpoint in the service catalog (region %s, '
+                    'interface %s)' % (service,
+                                       conn.config.region_name or 'any',
+                                       conn.config.get_interface()
+                                       or 'public'))
 
 
 def to_image(body):
