@@ -480,12 +480,7 @@ class RollbackServers(Lister):
         parser = super().get_parser(prog_name)
         parser.add_argument('source', metavar='<journal>',
                             help='Journal written by the server set command')
-        parser.add_argument('--nova-manage', metavar='<command>',
-                            required=True,
-                            help='The command that runs nova-manage')
-        parser.add_argument('--nova-manage-timeout', metavar='<seconds>',
-                            type=timeout_arg, default=novamanage.TIMEOUT,
-                            help='Seconds one nova-manage run may take')
+        add_nova_manage(parser, required=True)
         add_apply(parser)
         return parser
 
