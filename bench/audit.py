@@ -13,13 +13,7 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from bench import common  # noqa: E402
 
 TAG = 'bench-audit'
-PROPS = [
-    {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
-     'hw_disk_bus': 'virtio'},
-    {'os_type': 'windows', 'hw_disk_bus': 'sata'},
-    {'os_distro': 'centos', 'os_version': '6.10', 'hw_disk_bus': 'scsi'},
-    {'hw_disk_bus': 'ide', 'hw_machine_type': 'q35'},
-]
+PROPS = common.MIXED_PROPS
 
 
 def main():

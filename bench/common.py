@@ -16,6 +16,16 @@ REPORT = os.path.join(ROOT, 'doc', 'source', 'benchmarks.md')
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
+# One image of each kind the rules judge differently.
+MIXED_PROPS = [
+    {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
+     'hw_disk_bus': 'virtio'},
+    {'os_type': 'windows', 'hw_disk_bus': 'sata'},
+    {'os_distro': 'centos', 'os_version': '6.10', 'hw_disk_bus': 'scsi'},
+    {'hw_disk_bus': 'ide', 'hw_machine_type': 'q35'},
+]
+
+
 def cloud_env(start=True):
     """Start the local cloud; the environment the CLIs need.
 

@@ -20,13 +20,7 @@ VOLUME_PREFIX = 'bench-fleet-vol-'
 IMAGE_TAG = 'bench-fleet'
 SERVER_PREFIX = 'bench-fleet-srv'
 SERVER_TAG = 'bench-fleet-srv'
-IMAGE_PROPS = [
-    {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
-     'hw_disk_bus': 'virtio'},
-    {'os_type': 'windows', 'hw_disk_bus': 'sata'},
-    {'os_distro': 'centos', 'os_version': '6.10', 'hw_disk_bus': 'scsi'},
-    {'hw_disk_bus': 'ide', 'hw_machine_type': 'q35'},
-]
+IMAGE_PROPS = common.MIXED_PROPS
 
 
 def unlimited_quota(conn):
