@@ -11,8 +11,9 @@ KERNEL_PREFIXES = ('vmlinuz-', 'vmlinux-', 'Image-', 'kernel-')
 LINUX_CMDS = ('linux', 'linux16', 'linuxefi', 'kernel')
 INITRD_CMDS = ('initrd', 'initrd16', 'initrdefi')
 BLOCK_CMDS = ('menuentry', 'submenu')
+CONDITIONALS = ('if', 'elif', 'else', 'fi')
 COMMANDS = frozenset(('set', 'blscfg', '}') + BLOCK_CMDS + LINUX_CMDS +
-                     INITRD_CMDS)
+                     INITRD_CMDS + CONDITIONALS)
 # grub.cfg lines are short: a kernel command line is at most 4 KiB.
 MAX_LINE = 8192
 MAX_ENTRIES = 1024
@@ -118,9 +119,10 @@ class Submenu(list):
 class GrubCfg:
     """What a grub.cfg says: its menu, default and where blscfg runs.
 
-    ``defaults`` holds (line number, value) of each top-level
-    ``set default=``; ``blscfg_at`` is the index in ``items`` where the
-    blscfg command adds the boot loader entries (None without blscfg).
+    ``defaults`` holds (line number, value, conditions) of each top-level
+    ``set default=``, where conditions are the (test, in its else branch)
+    of the if blocks around it; ``blscfg_at`` is the index in ``items``
+    where blscfg adds the boot loader entries (None without blscfg).
     """
 
     def __init__(self):
@@ -142,11 +144,26 @@ def parse_grub_cfg(text, notes=None):
     return cfg.default, cfg.items, cfg.blscfg_at is not None
 
 
+def _condition(conditions, head, line):
+    """Track the if/elif/else/fi blocks around a line (a bounded stack)."""
+    if head == 'if':
+        one_line = re.search(r'[;\s]fi$', line)
+        if not one_line and len(conditions) < MAX_ENTRIES:
+            conditions.append((line, False))
+    elif head == 'elif' and conditions:
+        conditions[-1] = (line, False)
+    elif head == 'else' and conditions:
+        conditions[-1] = (conditions[-1][0], True)
+    elif head == 'fi' and conditions:
+        conditions.pop()
+
+
 def read_grub_cfg(text, notes=None):
     """A GrubCfg of the text of a grub.cfg (see parse_grub_cfg)."""
     cfg = GrubCfg()
     items = cfg.items
     stack = []
+    conditions = []
     entries = 0
     long_lines = 0
     for number, raw in enumerate(text.splitlines(), 1):
@@ -156,6 +173,9 @@ def read_grub_cfg(text, notes=None):
         line = raw.strip()
         head = line.split(None, 1)[0] if line else ''
         if head not in COMMANDS:
+            continue
+        if head in CONDITIONALS:
+            _condition(conditions, head, line)
             continue
         if head in BLOCK_CMDS:
             entries += 1
@@ -170,7 +190,8 @@ def read_grub_cfg(text, notes=None):
                 'default='):
             if not stack:
                 cfg.default = words[1][len('default='):]
-                cfg.defaults.append((number, cfg.default))
+                cfg.defaults.append((number, cfg.default,
+                                     tuple(conditions)))
         elif cmd == 'blscfg':
             if cfg.blscfg_at is None and not stack:
                 cfg.blscfg_at = len(items)

@@ -142,15 +142,17 @@ def bls_version(entry):
         entry.get('linux'))
 
 
-def choices(tree, bls, notes, roots):
+def choices(tree, bls, notes, roots, initrds):
     """A Choice for each boot loader configuration found in the guest.
 
-    The root= values of their menu entries are added to ``roots``.
+    The root= values of their menu entries are added to ``roots``;
+    ``initrds`` maps a kernel version to the initramfs systemd-boot loads
+    for it from the ESP (not the copy in /boot).
     """
     found = []
     found.extend(_grub2(tree, bls, notes, roots))
     found.extend(_grub_legacy(tree, notes, roots))
-    found.extend(_systemd_boot(tree, notes))
+    found.extend(_systemd_boot(tree, notes, initrds))
     found.extend(_extlinux(tree, notes, roots))
     return found
 
@@ -244,6 +246,28 @@ def _grubenv(tree, cfg_path):
     return bootconfig.grubenv_lines(env_text), name, None
 
 
+def _applies(conditions, env):
+    """(True/False, None) whether a set default= line runs; (None, why).
+
+    The tests grub-mkconfig writes around a default: a one-time
+    next_entry and (Fedora, Red Hat) the boot counter of
+    08_fallback_counting; any other test is not evaluated.
+    """
+    for test, in_else in conditions:
+        if 'next_entry' in test:
+            holds = bool(env.get('next_entry', (None, ''))[1])
+        elif 'boot_counter' in test:
+            if env.get('boot_counter', (None, ''))[1]:
+                return None, 'the boot counter (boot_counter is set in the ' \
+                    'grubenv)'
+            holds = False
+        else:
+            return None, 'the test "%s", which is not evaluated' % test
+        if holds == in_else:
+            return False, None
+    return True, None
+
+
 def _bls_menu(bls, by_version):
     """MenuEntry objects of the BLS entries in blscfg's order.
 
@@ -299,18 +323,18 @@ def _grub2_choice(tree, path, text, cfg, cfg_notes, bls, notes, roots):
     roots.extend(e.root for e in bootconfig.all_entries(cfg.items)
                  if e.root)
     env, env_name, problem = _grubenv(tree, path)
-    if problem and any('$' in value for _line, value in cfg.defaults):
+    if problem and any('$' in value or conditions
+                       for _line, value, conditions in cfg.defaults):
         return _unknown(how, problem)
     evidence = []
-    next_entry = env.get('next_entry', (None, ''))
     chosen = None
-    for line, value in cfg.defaults:
-        if 'next_entry' in value:
-            if next_entry[1]:
-                chosen = (line, value)
-                break
-            continue
-        chosen = (line, value)
+    for line, value, conditions in cfg.defaults:
+        applies, why = _applies(conditions, env)
+        if applies is None:
+            return _unknown(how, '%s line %d: set default="%s" depends on '
+                            '%s' % (path, line, value, why))
+        if applies:
+            chosen = (line, value)
     if chosen is None:
         value = '0'
         evidence.append('%s sets no default: GRUB boots the first entry'
@@ -422,7 +446,7 @@ def _legacy_choice(tree, name, real, text, how, roots):
 
 # systemd-boot
 
-def _systemd_boot(tree, notes):
+def _systemd_boot(tree, notes, initrds):
     esp = getattr(tree, 'esp_mount', None)
     if not esp:
         return []
@@ -430,10 +454,14 @@ def _systemd_boot(tree, notes):
     entries = bls_entries(tree, notes, esp + '/loader/entries')
     if not tree.exists(conf_path) and not entries:
         return []
+    for entry in entries:
+        initrd = _sd_initrd(tree, entry)
+        if initrd:
+            initrds.setdefault(bls_version(entry), initrd)
     how = 'loader.conf default'
     real, text = _read(tree, conf_path, notes)
     conf = bootconfig.parse_loader_conf(text or '')
-    evidence = [NVRAM]
+    evidence = []
     if not entries:
         return [_unknown(how, 'systemd-boot: no entry in %s/loader/entries'
                          % esp, evidence)]
@@ -463,14 +491,17 @@ def _systemd_boot(tree, notes):
     return [_sd_choice(tree, how, matched, evidence)]
 
 
+def _sd_initrd(tree, entry):
+    base = mount_of(tree, posixpath.dirname(entry['file']))
+    return boot_file(tree, base, bootconfig.last_path(
+        (entry.get('initrd') or '').split()))
+
+
 def _sd_choice(tree, how, entries, evidence):
     """The kernel the matched entries boot, when they all agree."""
     picks = set()
     for entry in entries:
-        base = mount_of(tree, posixpath.dirname(entry['file']))
-        initrd = boot_file(tree, base, bootconfig.last_path(
-            (entry.get('initrd') or '').split()))
-        picks.add((bls_version(entry), initrd))
+        picks.add((bls_version(entry), _sd_initrd(tree, entry)))
     if len(picks) > 1:
         return _unknown(how, 'the default matches %d entries that boot '
                         'different kernels: %s' % (len(entries), ', '.join(
@@ -478,6 +509,7 @@ def _sd_choice(tree, how, entries, evidence):
     version, initrd = picks.pop()
     evidence.append('entry %s boots kernel %s %s' % (
         ', '.join(e['file'] for e in entries), version, _with(initrd)))
+    evidence.append(NVRAM)
     return _picked(how, version, initrd, evidence, entries[0].get('linux'))
 
 

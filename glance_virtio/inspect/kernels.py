@@ -122,7 +122,11 @@ def _default_kernel(tree, versions, bls, notes):
         if root and root not in boot_devices:
             boot_devices.append(root)
     roots = []
-    found = bootloader.choices(tree, bls, notes, roots)
+    initrds = {}
+    found = bootloader.choices(tree, bls, notes, roots, initrds)
+    for version, initrd in initrds.items():
+        if version in versions:
+            versions[version]['initrd'] = initrd
     for root in roots:
         if root not in boot_devices:
             boot_devices.append(root)
