@@ -17,6 +17,7 @@ COMMANDS = frozenset(('set', 'blscfg', '}') + BLOCK_CMDS + LINUX_CMDS +
 # grub.cfg lines are short: a kernel command line is at most 4 KiB.
 MAX_LINE = 8192
 MAX_ENTRIES = 1024
+MAX_IF_DEPTH = 64
 # A word: plain characters, backslash escapes and quoted strings, as the
 # grub (and sh) lexer reads them; a regular expression keeps it linear.
 WORD = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+""",
@@ -145,10 +146,11 @@ def parse_grub_cfg(text, notes=None):
 
 
 def _condition(conditions, head, line):
-    """Track the if/elif/else/fi blocks around a line (a bounded stack)."""
+    """Track the if blocks around a line; False when nested too deep."""
     if head == 'if':
-        one_line = re.search(r'[;\s]fi$', line)
-        if not one_line and len(conditions) < MAX_ENTRIES:
+        if not re.search(r'[;\s]fi$', line):
+            if len(conditions) >= MAX_IF_DEPTH:
+                return False
             conditions.append((line, False))
     elif head == 'elif' and conditions:
         conditions[-1] = (line, False)
@@ -156,6 +158,7 @@ def _condition(conditions, head, line):
         conditions[-1] = (conditions[-1][0], True)
     elif head == 'fi' and conditions:
         conditions.pop()
+    return True
 
 
 def read_grub_cfg(text, notes=None):
@@ -175,7 +178,11 @@ def read_grub_cfg(text, notes=None):
         if head not in COMMANDS:
             continue
         if head in CONDITIONALS:
-            _condition(conditions, head, line)
+            if not _condition(conditions, head, line):
+                if notes is not None:
+                    notes.append('if blocks nested more than %d deep; the '
+                                 'rest is not read' % MAX_IF_DEPTH)
+                break
             continue
         if head in BLOCK_CMDS:
             entries += 1
@@ -189,6 +196,11 @@ def read_grub_cfg(text, notes=None):
         if cmd == 'set' and len(words) > 1 and words[1].startswith(
                 'default='):
             if not stack:
+                if len(cfg.defaults) >= MAX_ENTRIES:
+                    if notes is not None:
+                        notes.append('more than %d set default= lines; the '
+                                     'rest are not read' % MAX_ENTRIES)
+                    break
                 cfg.default = words[1][len('default='):]
                 cfg.defaults.append((number, cfg.default,
                                      tuple(conditions)))

@@ -23,6 +23,10 @@ BLS_LIMIT = 65536
 GRUB_CFG_LIMIT = 1 << 20
 MAX_BLS_ENTRIES = 256
 MAX_SYMLINK_HOPS = 40
+# Path parts walked to resolve one path, symlink targets included.
+MAX_PATH_PARTS = 4096
+# EFI/<vendor> directories searched for a grub.cfg.
+MAX_VENDORS = 32
 GRUB_CFGS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 LEGACY_CFGS = ('/boot/grub/grub.conf', '/boot/grub/menu.lst')
 EXTLINUX_CFGS = ('/boot/extlinux/extlinux.conf', '/boot/extlinux.conf',
@@ -52,8 +56,11 @@ def resolve(tree, path):
     todo = [p for p in path.split('/') if p]
     todo.reverse()
     done = []
-    hops = 0
+    hops = walked = 0
     while todo:
+        walked += 1
+        if walked > MAX_PATH_PARTS:
+            return None
         name = todo.pop()
         if name == '.':
             continue
@@ -74,6 +81,11 @@ def resolve(tree, path):
     return '/' + '/'.join(done)
 
 
+def _present(tree, path):
+    """A file or a symlink (perhaps into another filesystem) at ``path``."""
+    return tree.exists(path) or bool(tree.readlink(path))
+
+
 def _named(path, real):
     return path if real == path else '%s (-> %s)' % (path, real)
 
@@ -82,7 +94,7 @@ def _read(tree, path, notes):
     """(real path, text) of a boot loader file, or (real, None)."""
     real = resolve(tree, path)
     if real is None:
-        notes.append('%s: too many symbolic links' % path)
+        notes.append('%s: too many symbolic links or path parts' % path)
         return path, None
     size = tree.size(real)
     if size is not None and size > GRUB_CFG_LIMIT:
@@ -185,9 +197,9 @@ def _esp_grub_cfgs(tree):
     if not esp:
         return []
     paths = []
-    for vendor in sorted(tree.listdir(esp + '/EFI')):
-        if vendor.lower() == 'boot':
-            continue
+    vendors = [v for v in sorted(tree.listdir(esp + '/EFI'))
+               if v.lower() != 'boot']
+    for vendor in vendors[:MAX_VENDORS]:
         directory = '%s/EFI/%s' % (esp, vendor)
         name = next((n for n in tree.listdir(directory)
                      if n.lower() == 'grub.cfg'), None)
@@ -200,6 +212,10 @@ def _grub2(tree, bls, notes, roots):
     found = []
     for path in _esp_grub_cfgs(tree):
         real, text = _read(tree, path, notes)
+        if text == '':
+            found.append(_unknown('grub.cfg default entry',
+                                  '%s could not be read whole' % path))
+            continue
         if not text:
             continue
         cfg_notes = []
@@ -209,12 +225,17 @@ def _grub2(tree, bls, notes, roots):
                                        bls, notes, roots))
         # Otherwise a stub that hands over (configfile) to /boot's grub.cfg.
     for path in GRUB_CFGS:
-        if not tree.exists(path):
+        if not _present(tree, path):
             continue
         real, text = _read(tree, path, notes)
         if text == '':
             found.append(_unknown('grub.cfg default entry',
                                   '%s could not be read whole' % path))
+            break
+        if text is None and real != path:
+            found.append(_unknown('grub.cfg default entry', '%s cannot be '
+                                  'found (is the ESP missing?)'
+                                  % _named(path, real)))
             break
         if text:
             cfg_notes = []
@@ -387,7 +408,7 @@ def _grub_legacy(tree, notes, roots):
     found = []
     seen = set()
     for path in LEGACY_CFGS:
-        if not tree.exists(path):
+        if not _present(tree, path):
             continue
         real, text = _read(tree, path, notes)
         if real in seen:
@@ -519,7 +540,7 @@ def _extlinux(tree, notes, roots):
     found = []
     seen = set()
     for path in EXTLINUX_CFGS:
-        if not tree.exists(path):
+        if not _present(tree, path):
             continue
         real, text = _read(tree, path, notes)
         if real in seen:
