@@ -69,8 +69,10 @@ def kernel_list(tree, notes):
                 tree, base, bootconfig.last_path(entry['initrd'].split()))
     default, source, boot_devices, initrd, chosen_by = _default_kernel(
         tree, versions, bls, notes)
-    if default is not None and initrd:
-        versions[default]['initrd'] = initrd
+    if default is not None and initrd is not None:
+        # False: the boot loader entry has no initrd line and loads none.
+        versions[default]['initrd'] = initrd or None
+        versions[default]['entry'] = True
 
     boot_names = set(boot_names)
     ordered = sorted(versions, key=bootconfig.version_key, reverse=True)
@@ -85,7 +87,9 @@ def kernel_list(tree, notes):
     kernels = []
     for version in ordered:
         info = versions[version]
-        initrd = info['initrd'] or _find_initrd(boot_names, version)
+        initrd = info['initrd']
+        if not initrd and not info.get('entry'):
+            initrd = _find_initrd(boot_names, version)
         kernels.append({
             'version': version,
             'default': version == default,
@@ -103,8 +107,9 @@ def _default_kernel(tree, versions, bls, notes):
     """(version, source, root= devices, initrd, evidence) of the default.
 
     version is None when it cannot be told; source then says why. initrd
-    is the path the boot entry names, or None; evidence names the boot
-    loader files and lines that chose the kernel.
+    is the path the boot entry names, False when the entry names none, or
+    None; evidence names the boot loader files and lines that chose the
+    kernel.
     """
     env = {}
     for path in GRUBENVS:
@@ -176,7 +181,8 @@ def _agreed(found, versions):
     evidence = ['kernel %s is the boot loader\'s default: %s' % (
         found[0].version, '; '.join(line for choice in found
                                     for line in choice.evidence))]
-    return found[0].version, found[0].how, found[0].initrd, evidence
+    return found[0].version, found[0].how, found[0].initrd or False, \
+        evidence
 
 
 def _find_initrd(boot_names, version):

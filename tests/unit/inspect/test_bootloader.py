@@ -340,3 +340,17 @@ def test_boot_loaders_that_disagree_are_unknown(tmp_path):
         'DEFAULT: kernel %s, initrd /boot/initrd.img-%s' % (
             NEW, NEW, OLD, OLD) in \
         result['drivers']['virtio_scsi']['evidence'][0]
+
+
+def test_entry_without_an_initrd_line_loads_no_initramfs(tmp_path):
+    root, boot = _two_kernels(tmp_path)
+    linuxtree.put(boot, 'grub/grub.cfg', "set default=0\nmenuentry 'Linux' "
+                  "{\n  linux /boot/vmlinuz-%s root=LABEL=root\n}\n" % NEW)
+    result = _inspect(tmp_path, root)
+    assert _default(result) == [NEW]
+    # /boot/initrd.img-NEW holds virtio_scsi, but GRUB does not load it.
+    assert states(result)['virtio_scsi'] == 'unknown'
+    assert result['drivers']['virtio_scsi']['evidence'][0] == \
+        'virtio_scsi.ko present but no initramfs found for kernel %s' % NEW
+    assert boot_evidence(result).endswith(
+        'boots kernel %s without an initrd' % NEW)
