@@ -59,6 +59,7 @@ corrupt_zstd_image = _image(images.corrupt_compressed_qcow2, 'zstd')
 lvm_segmented_root_image = _image(images.lvm_segmented_root_raw)
 rhel8_uefi_image = _image(bootloaders.rhel8_uefi_qcow2, 'esp')
 rhel8_uefi_stub_image = _image(bootloaders.rhel8_uefi_qcow2, 'stub')
+rhel8_uefi_by_type_image = _image(bootloaders.rhel8_uefi_qcow2, 'by-type')
 centos6_image = _image(bootloaders.centos6_legacy_raw, '2')
 centos6_saved_image = _image(bootloaders.centos6_legacy_raw, 'saved')
 sdboot_image = _image(bootloaders.debian_sdboot_qcow2, '%s-%s.conf' % (

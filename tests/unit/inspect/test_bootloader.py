@@ -65,6 +65,13 @@ def test_rhel_grubenv_symlink_is_followed_into_the_esp(
     assert 'EFI/redhat/grub.cfg' not in line
 
 
+def test_esp_found_by_partition_type_without_fstab(
+        rhel8_uefi_by_type_image, rhel8_uefi_image):
+    result = inspect_path(rhel8_uefi_by_type_image)
+    assert states(result) == READY_BUT_SCSI
+    assert result['drivers'] == inspect_path(rhel8_uefi_image)['drivers']
+
+
 def test_centos6_grub_legacy_default_index(centos6_image):
     old = bootloaders.CENTOS6_OLD
     result = inspect_path(centos6_image)
