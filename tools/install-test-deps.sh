@@ -13,6 +13,8 @@ qemu-img:qemu-utils
 sgdisk:gdisk
 sfdisk:fdisk
 mkfs.ext4:e2fsprogs
+mkfs.ext3:e2fsprogs
+mkfs.ext2:e2fsprogs
 mkfs.xfs:xfsprogs
 mkfs.vfat:dosfstools
 mmd:mtools

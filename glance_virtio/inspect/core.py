@@ -173,7 +173,9 @@ def _inspect(source, result, max_virtual_size, state):
         return
     root = linux.find_root(opened)
     if root is not None:
-        linux.inspect_linux(root, opened, result, remaining)
+        esp_names = [v.name for v in layout.volumes
+                     if v.hint in (volumes.GPT_ESP, volumes.MBR_ESP)]
+        linux.inspect_linux(root, opened, result, remaining, esp_names)
         result['firmware'] = _firmware_linux(layout, notes)
         return
     reason = 'no operating system found'

@@ -85,7 +85,20 @@ def open_fs(fobj, kind, name):
     except (OSError, IOError) as exc:
         raise InspectError('%s: cannot open %s filesystem: %s'
                            % (name, kind, str(exc).split('. ')[0]))
-    return FileSystem(kind, volume, name)
+    fs = FileSystem(kind, volume, name)
+    if kind == 'fat':
+        fs.serial = fat_serial(read_at(fobj, 0, 90))
+    return fs
+
+
+def fat_serial(boot_sector):
+    """The volume serial fstab names as UUID=XXXX-XXXX, or None."""
+    offset = 67 if boot_sector[82:87] == b'FAT32' else 39
+    raw = boot_sector[offset:offset + 4]
+    if len(raw) < 4:
+        return None
+    serial = int.from_bytes(raw, 'little')
+    return '%04X-%04X' % (serial >> 16, serial & 0xffff)
 
 
 class FileSystem:
@@ -103,6 +116,8 @@ class FileSystem:
         self.lookups = 0
         self.parts_looked_up = 0
         self.notes = []
+        # The volume serial of a FAT filesystem (fstab's UUID=).
+        self.serial = None
         # Directory listings already read: /boot is listed several times.
         self._listings = {}
 

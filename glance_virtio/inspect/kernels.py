@@ -1,10 +1,10 @@
 """Kernels of a Linux guest: default kernel, modules, initramfs, verdicts."""
 
 import logging
-import posixpath
 import re
 
 from glance_virtio.inspect import bootconfig
+from glance_virtio.inspect import bootloader
 from glance_virtio.inspect import initramfs
 from glance_virtio.inspect.result import verdict
 
@@ -31,12 +31,8 @@ MODULE_SUFFIXES = ('.ko', '.ko.xz', '.ko.zst', '.ko.gz')
 INITRD_PATTERNS = ('initrd.img-%s', 'initramfs-%s.img', 'initrd-%s',
                    'initrd-%s.img')
 MODULE_DIRS = ('/lib/modules', '/usr/lib/modules')
-GRUB_CFGS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 GRUBENVS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
-BLS_LIMIT = 65536
-# grub.cfg is some KB, some 100 KB with many kernels and other systems.
-GRUB_CFG_LIMIT = 1 << 20
-MAX_BLS_ENTRIES = 256
+BLS_LIMIT = bootloader.BLS_LIMIT
 MAX_KERNELS = 32
 # Kernels compared when the default cannot be told.
 MAX_CANDIDATES = 4
@@ -64,15 +60,19 @@ def kernel_list(tree, notes):
         if versions:
             notes.append('no kernel image in /boot; using /lib/modules')
 
-    bls = _bls_entries(tree, notes)
+    bls = bootloader.bls_entries(tree, notes)
+    base = bootloader.mount_of(tree, bootloader.BLS_DIR)
     for entry in bls:
-        version = _bls_version(entry)
+        version = bootloader.bls_version(entry)
         if version in versions and entry.get('initrd'):
-            versions[version]['initrd'] = _boot_path(entry['initrd'])
-    default, source, boot_devices, initrd = _default_kernel(
+            versions[version]['initrd'] = bootloader.boot_file(
+                tree, base, bootconfig.last_path(entry['initrd'].split()))
+    default, source, boot_devices, initrd, chosen_by = _default_kernel(
         tree, versions, bls, notes)
-    if default is not None and initrd:
-        versions[default]['initrd'] = initrd
+    if default is not None and initrd is not None:
+        # False: the boot loader entry has no initrd line and loads none.
+        versions[default]['initrd'] = initrd or None
+        versions[default]['entry'] = True
 
     boot_names = set(boot_names)
     ordered = sorted(versions, key=bootconfig.version_key, reverse=True)
@@ -87,7 +87,9 @@ def kernel_list(tree, notes):
     kernels = []
     for version in ordered:
         info = versions[version]
-        initrd = info['initrd'] or _find_initrd(boot_names, version)
+        initrd = info['initrd']
+        if not initrd and not info.get('entry'):
+            initrd = _find_initrd(boot_names, version)
         kernels.append({
             'version': version,
             'default': version == default,
@@ -95,76 +97,27 @@ def kernel_list(tree, notes):
                                      module_dirs.get(version)),
             'initramfs': {'path': initrd, 'compression': None,
                           **{m: None for m in MODULES}},
-            '_evidence': {'module_dir': module_dirs.get(version)},
+            '_evidence': {'module_dir': module_dirs.get(version),
+                          'boot': chosen_by if version == default else []},
         })
     return kernels, source, boot_devices
 
 
-def _boot_path(value):
-    """'/boot/NAME' for the main initrd of a boot entry, or None."""
-    path = bootconfig.last_path(value.split())
-    return '/boot/' + posixpath.basename(path) if path else None
-
-
-def _bls_version(entry):
-    return entry.get('version') or bootconfig.kernel_version(
-        entry.get('linux'))
-
-
-def _bls_entries(tree, notes):
-    names = sorted(n for n in tree.listdir('/boot/loader/entries')
-                   if n.endswith('.conf'))
-    if len(names) > MAX_BLS_ENTRIES:
-        notes.append('%d boot loader entries; only the first %d are read'
-                     % (len(names), MAX_BLS_ENTRIES))
-        names = names[:MAX_BLS_ENTRIES]
-    entries = []
-    for name in names:
-        text = tree.read_text('/boot/loader/entries/' + name, BLS_LIMIT)
-        entry = bootconfig.parse_bls(text or '')
-        entry['id'] = name[:-len('.conf')]
-        entries.append(entry)
-    return entries
-
-
-def _read_grub(tree, notes):
-    """(default, items, blscfg) of the first grub.cfg, or None.
-
-    A grub.cfg read only in part (a cap was reached) names no default
-    entry: the part not read could change it.
-    """
-    for path in GRUB_CFGS:
-        size = tree.size(path)
-        if size is not None and size > GRUB_CFG_LIMIT:
-            notes.append('%s is %d bytes, above the limit of %d; not read'
-                         % (path, size, GRUB_CFG_LIMIT))
-            return None, [], False
-        text = tree.read_text(path, GRUB_CFG_LIMIT)
-        if text:
-            cfg_notes = []
-            default, items, blscfg = bootconfig.parse_grub_cfg(text,
-                                                               cfg_notes)
-            if cfg_notes:
-                notes.extend('%s: %s; its default entry is not used'
-                             % (path, note) for note in cfg_notes)
-                return None, [], blscfg
-            return default, items, blscfg
-    return None
-
-
 def _default_kernel(tree, versions, bls, notes):
-    """(version, source, root= devices, initrd) of the default kernel.
+    """(version, source, root= devices, initrd, evidence) of the default.
 
     version is None when it cannot be told; source then says why. initrd
-    is the path the boot entry names, or None.
+    is the path the boot entry names, False when the entry names none, or
+    None; evidence names the boot loader files and lines that chose the
+    kernel.
     """
     env = {}
     for path in GRUBENVS:
-        text = tree.read_text(path, BLS_LIMIT)
+        real = bootloader.resolve(tree, path)
+        text = tree.read_text(real, BLS_LIMIT) if real else None
         if text:
             env = bootconfig.parse_grubenv(text)
             break
-    saved = env.get('saved_entry')
     boot_devices = []
     root = bootconfig.root_option(env.get('kernelopts', '').split())
     if root:
@@ -173,48 +126,63 @@ def _default_kernel(tree, versions, bls, notes):
         root = bootconfig.root_option(entry.get('options', '').split())
         if root and root not in boot_devices:
             boot_devices.append(root)
-
-    grub = _read_grub(tree, notes) or (None, [], False)
-    grub_default, items, blscfg = grub
-    for entry in bootconfig.all_entries(items):
-        if entry.root and entry.root not in boot_devices:
-            boot_devices.append(entry.root)
-    # Each source: (how it was found, kernel version, initrd path).
-    sources = []
-    if bls and (blscfg or not items):
-        by_id = {entry['id']: entry for entry in bls}
-        entry = by_id.get(saved) if saved else None
-        how = 'grubenv saved_entry'
-        if entry is None:
-            # grub's blscfg sorts the entries newest first; default 0.
-            entry = max(bls, key=lambda e: bootconfig.version_key(
-                _bls_version(e) or ''))
-            how = 'newest boot loader entry'
-        sources.append((how, _bls_version(entry),
-                        _boot_path(entry.get('initrd') or '')))
-    elif items:
-        entry = bootconfig.select_entry(grub_default, items, saved)
-        if entry is not None:
-            sources.append(('grub.cfg default entry',
-                            bootconfig.kernel_version(entry.kernel),
-                            _boot_path(entry.initrd or '')))
+    roots = []
+    initrds = {}
+    found = bootloader.choices(tree, bls, notes, roots, initrds)
+    for version, initrd in initrds.items():
+        if version in versions:
+            versions[version]['initrd'] = initrd
+    for root in roots:
+        if root not in boot_devices:
+            boot_devices.append(root)
+    if found:
+        version, source, initrd, evidence = _agreed(found, versions)
+        return version, source, boot_devices, initrd, evidence
+    # No boot loader configuration: what the distribution links to.
     for link in ('/vmlinuz', '/boot/vmlinuz'):
         target = tree.readlink(link)
         if target:
-            sources.append(('%s symlink' % link,
-                            bootconfig.kernel_version(target), None))
-    for how, version, initrd in sources:
-        if version in versions:
-            return version, how, boot_devices, initrd
-        if version:
-            notes.append('the %s boots kernel %s, which is not in /boot'
-                         % (how, version))
+            version = bootconfig.kernel_version(target)
+            if version in versions:
+                return version, '%s symlink' % link, boot_devices, None, \
+                    ['kernel %s is the default: no boot loader '
+                     'configuration found, %s -> %s'
+                     % (version, link, target)]
+            if version:
+                notes.append('the %s symlink boots kernel %s, which is not '
+                             'in /boot' % (link, version))
     if len(versions) == 1:
-        return next(iter(versions)), 'the only kernel', boot_devices, None
+        return next(iter(versions)), 'the only kernel', boot_devices, \
+            None, []
     if versions:
         return None, 'no boot loader entry or /vmlinuz symlink names ' \
-            'one of the %d kernels' % len(versions), boot_devices, None
-    return None, 'no kernel found in /boot', boot_devices, None
+            'one of the %d kernels' % len(versions), boot_devices, None, []
+    return None, 'no kernel found in /boot', boot_devices, None, []
+
+
+def _agreed(found, versions):
+    """(version, source, initrd, evidence) all boot loaders agree on.
+
+    version is None, and source says why, when one of them cannot be
+    told, boots a kernel that is not in /boot, or they disagree.
+    """
+    for choice in found:
+        if choice.unknown:
+            return None, choice.unknown, None, choice.evidence
+        if choice.version not in versions:
+            return None, 'the %s boots kernel %s, which is not in /boot' % (
+                choice.how, choice.version), None, choice.evidence
+    picks = {(c.version, c.initrd) for c in found}
+    if len(picks) > 1:
+        return None, 'the boot loader configurations disagree: %s' % (
+            '; '.join('%s: kernel %s, initrd %s' % (c.how, c.version,
+                                                    c.initrd)
+                      for c in found)), None, []
+    evidence = ['kernel %s is the boot loader\'s default: %s' % (
+        found[0].version, '; '.join(line for choice in found
+                                    for line in choice.evidence))]
+    return found[0].version, found[0].how, found[0].initrd or False, \
+        evidence
 
 
 def _find_initrd(boot_names, version):

@@ -10,6 +10,9 @@ from glance_virtio.inspect.result import verdict
 
 LOG = logging.getLogger(__name__)
 
+ESP_MOUNTS = ('/boot/efi', '/boot/efi/', '/efi', '/boot')
+FAT_TYPES = ('vfat', 'msdos', 'fat', 'umsdos', 'auto')
+
 ELF_MACHINES = {0x03: 'i686', 0x3e: 'x86_64', 0xb7: 'aarch64',
                 0x28: 'armv7l', 0x15: 'ppc64le', 0x16: 's390x',
                 0xf3: 'riscv64'}
@@ -41,17 +44,66 @@ def _kernels_in(fs, path):
     return any(bootconfig.kernel_version(name) for name in fs.listdir(path))
 
 
+def find_esp(tree, filesystems, esp_names, notes):
+    """(mount point, filesystem) of the EFI system partition, or None.
+
+    fstab's /boot/efi (or /efi, or a FAT /boot) entry names it: its
+    UUID= is the FAT volume serial. Without a match, the one FAT
+    filesystem on a partition of the ESP type, mounted where fstab says
+    (else /boot/efi).
+    """
+    fat = [fs for fs in filesystems if fs.kind == 'fat']
+    if not fat:
+        return None
+    mount, device = None, None
+    for line in (tree.read_text('/etc/fstab') or '').splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and not fields[0].startswith('#') and \
+                fields[1] in ESP_MOUNTS and fields[2] in FAT_TYPES:
+            mount, device = fields[1].rstrip('/'), fields[0]
+            break
+    if device and device.upper().startswith('UUID='):
+        serial = device[5:].strip('"').upper()
+        found = [fs for fs in fat if fs.serial == serial]
+        if len(found) == 1:
+            return mount, found[0]
+    esp = [fs for fs in fat if fs.name in esp_names]
+    if len(esp) == 1:
+        return mount or '/boot/efi', esp[0]
+    if len(esp) > 1:
+        notes.append('%d EFI system partitions and none named by fstab: '
+                     'their boot loader files are not read' % len(esp))
+    return None
+
+
 class Tree:
-    """The guest's directory tree: root filesystem plus a separate /boot."""
+    """The guest's directory tree: root filesystem plus mounts.
+
+    A separate /boot and the EFI system partition (``esp_mount``) are
+    mounted where the guest mounts them.
+    """
 
     def __init__(self, root, boot=None):
         self.root = root
         self.boot = boot
+        self.esp_mount = None
+        self.mounts = [('/boot', boot)] if boot is not None else []
+
+    def mount(self, point, fs):
+        self.mounts.append((point, fs))
+        self.mounts.sort(key=lambda item: len(item[0]), reverse=True)
+
+    def mount_of(self, path):
+        """The mount point of the filesystem holding ``path`` ('' for /)."""
+        for point, _fs in self.mounts:
+            if path == point or path.startswith(point + '/'):
+                return point
+        return ''
 
     def _map(self, path):
-        under_boot = path == '/boot' or path.startswith('/boot/')
-        if self.boot is not None and under_boot:
-            return self.boot, path[len('/boot'):] or '/'
+        for point, fs in self.mounts:
+            if path == point or path.startswith(point + '/'):
+                return fs, path[len(point):] or '/'
         return self.root, path
 
     def exists(self, path):
@@ -87,12 +139,17 @@ class Tree:
         return fs.read_text(real, limit)
 
 
-def inspect_linux(root, filesystems, result, max_initramfs_read):
+def inspect_linux(root, filesystems, result, max_initramfs_read,
+                  esp_names=()):
     boot = find_boot(root, filesystems)
     tree = Tree(root, boot)
     notes = result['notes']
     if boot is not None:
         notes.append('/boot is the separate filesystem %s' % boot.name)
+    esp = find_esp(tree, filesystems, esp_names, notes)
+    if esp is not None and not (esp[0] == '/boot' and boot is not None):
+        tree.mount(*esp)
+        tree.esp_mount = esp[0]
     result['os'].update(release(tree))
     result['os']['family'] = 'linux'
     result['os']['arch'] = elf_arch(tree)
@@ -130,6 +187,10 @@ def _verdicts(tree, kernel, max_read, notes):
     for key, (module, extra) in kernel_info.BOOT_DRIVERS.items():
         drivers[key] = kernel_info.boot_verdict(kernel, module, extra)
     drivers['virtio_net'] = kernel_info.net_verdict(kernel)
+    # What made this kernel the one that boots: the boot loader's files.
+    chosen_by = kernel['_evidence'].get('boot') or []
+    for found in drivers.values():
+        found['evidence'].extend(chosen_by)
     return drivers
 
 

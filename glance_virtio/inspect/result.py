@@ -5,7 +5,7 @@ import logging
 LOG = logging.getLogger(__name__)
 
 # Bump when the meaning or shape of a result changes (invalidates caches).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DRIVER_KEYS = ('virtio_blk', 'virtio_scsi', 'virtio_net', 'ide', 'sata')
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.fixtures import bootloaders
 from tests.fixtures import images
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
@@ -128,3 +129,55 @@ def test_deep_set_judges_by_what_the_disk_holds(uploaded, policy_file):
     assert rows[0]['Action'] == 'blocked' and 'GV012' in rows[0]['Reason']
     run('--config-file', policy_file, 'audit', loaded['win-viostor'][0],
         '--deep', '--fail-on', 'error', check=3)
+
+
+@pytest.fixture(scope='session')
+def boot_layouts(admin, tmp_path_factory):
+    """RHEL 8 UEFI and CentOS 6 images in Glance: {name: (id, path)}."""
+    work = str(tmp_path_factory.mktemp('boot-layout-images'))
+    tag = 'gvtest-boot-' + uuid.uuid4().hex[:8]
+    specs = [('rhel8-uefi', bootloaders.rhel8_uefi_qcow2(work, 'esp'),
+              'qcow2'),
+             ('centos6', bootloaders.centos6_legacy_raw(work, '2'), 'raw')]
+    loaded = {}
+    for name, path, fmt in specs:
+        with open(path, 'rb') as data:
+            image = load_samples.create(admin, 'inspect-' + name, [tag],
+                                        {'hw_disk_bus': 'virtio'},
+                                        data=data, disk_format=fmt)
+        loaded[name] = (image['id'], path)
+    yield loaded
+    load_samples.delete_tagged(admin, tag)
+
+
+BOOT_CHOICE = {
+    'rhel8-uefi': '/boot/efi/EFI/redhat/grubenv line 2: saved_entry=%s-%s'
+                  % (images.MACHINE_ID, bootloaders.RHEL8_OLD),
+    'centos6': '/boot/grub/grub.conf line 10: default 2; title "CentOS 6 '
+               '(%s)"' % bootloaders.CENTOS6_OLD,
+}
+
+
+def test_the_kernel_the_boot_loader_boots_is_judged(boot_layouts,
+                                                    policy_file):
+    ids = {name: image_id for name, (image_id, _p) in boot_layouts.items()}
+    rows, _ = run_json('--config-file', policy_file, 'inspect',
+                       *ids.values(), '--long', check=0)
+    rows = rows_by_name(rows)
+    for name, expected in BOOT_CHOICE.items():
+        row = rows['inspect-' + name]
+        assert row['Status'] == 'ok', row['Error']
+        assert row['Drivers']['virtio_scsi'] == 'missing'
+        assert row['Drivers']['virtio_blk'] == 'ready'
+        assert expected in row['Evidence']['virtio_scsi'][-1]
+        # The same verdict from the local file, no cloud needed.
+        local, _ = run_json('--config-file', policy_file, 'inspect',
+                            '--file', boot_layouts[name][1], cloud=None,
+                            check=0,
+                            env={'OS_CLIENT_CONFIG_FILE': '/nonexistent'})
+        assert local[0]['Drivers'] == row['Drivers']
+    # Moving them to virtio-scsi would leave them at the initramfs shell.
+    rows, _ = run_json('--config-file', policy_file, 'set', *ids.values(),
+                       '--bus', 'scsi', '--deep', '--dry-run', check=5)
+    assert {r['Action'] for r in rows} == {'blocked'}
+    assert all('GV012' in r['Reason'] for r in rows)

@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
                                                 '..', '..', '..')))
 
+from tests.fixtures import bootloaders  # noqa: E402
 from tests.fixtures import images  # noqa: E402
 
 
@@ -56,3 +57,13 @@ vmdk_sparse_descriptor_image = _image(images.vmdk_sparse_descriptor)
 corrupt_zlib_image = _image(images.corrupt_compressed_qcow2, 'zlib')
 corrupt_zstd_image = _image(images.corrupt_compressed_qcow2, 'zstd')
 lvm_segmented_root_image = _image(images.lvm_segmented_root_raw)
+rhel8_uefi_image = _image(bootloaders.rhel8_uefi_qcow2, 'esp')
+rhel8_uefi_stub_image = _image(bootloaders.rhel8_uefi_qcow2, 'stub')
+rhel8_uefi_by_type_image = _image(bootloaders.rhel8_uefi_qcow2, 'by-type')
+centos6_image = _image(bootloaders.centos6_legacy_raw, '2')
+centos6_saved_image = _image(bootloaders.centos6_legacy_raw, 'saved')
+sdboot_image = _image(bootloaders.debian_sdboot_qcow2, '%s-%s.conf' % (
+    images.MACHINE_ID, bootloaders.DEBIAN_OLD))
+sdboot_no_default_image = _image(bootloaders.debian_sdboot_qcow2, '')
+sdboot_glob_image = _image(bootloaders.debian_sdboot_qcow2,
+                           images.MACHINE_ID + '-*')

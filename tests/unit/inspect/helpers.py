@@ -26,3 +26,19 @@ def inspect_path(path, **kwargs):
 
 def states(result):
     return {key: value['state'] for key, value in result['drivers'].items()}
+
+
+def boot_evidence(result):
+    """The boot loader line all driver verdicts end with (one line)."""
+    lines = {value['evidence'][-1] for value in result['drivers'].values()}
+    assert len(lines) == 1, lines
+    line = lines.pop()
+    assert ' is the boot loader\'s default: ' in line or \
+        ' is the default: ' in line, line
+    return line
+
+
+def own_evidence(result, key):
+    """A driver's evidence without the boot loader line that ends it."""
+    boot_evidence(result)
+    return result['drivers'][key]['evidence'][:-1]

@@ -79,3 +79,66 @@ def test_version_key_takes_any_number_of_digits():
     versions = ['6.1.0-' + huge, '6.1.0-18', '6.1.0-0' + huge[:-1]]
     assert sorted(versions, key=bootconfig.version_key) == [
         '6.1.0-18', '6.1.0-0' + huge[:-1], '6.1.0-' + huge]
+
+
+def test_grub_cfg_defaults_with_their_if_blocks():
+    cfg = bootconfig.read_grub_cfg(images.GRUB_BLS)
+    assert cfg.defaults == [
+        (8, '${next_entry}', (('if [ "${next_entry}" ] ; then', False),)),
+        (13, '${saved_entry}', (('if [ "${next_entry}" ] ; then', True),))]
+    assert cfg.blscfg_at == 0
+    one_line = bootconfig.read_grub_cfg(
+        'if [ x ]; then set timeout=1; fi\nset default=2\n')
+    assert one_line.defaults == [(2, '2', ())]
+
+
+def test_grub_legacy_menu_lst():
+    default, blocks = bootconfig.parse_menu_lst(
+        '# comment\ndefault=1\ntimeout 5\ntitle First one\n'
+        '\troot (hd0,0)\n\tkernel /vmlinuz-1 ro root=/dev/sda2\n'
+        '\tinitrd /initrd-1.img\ntitle Second\n'
+        '\tkernel=(hd0,0)/vmlinuz-2 root=LABEL=r\n')
+    assert default == (2, '1')
+    assert [(b.title, b.line, b.kernel, b.kernel_line, b.initrd, b.root)
+            for b in blocks] == [
+        ('First one', 4, '/vmlinuz-1', 6, '/initrd-1.img', '/dev/sda2'),
+        ('Second', 8, '(hd0,0)/vmlinuz-2', 9, None, 'LABEL=r')]
+
+
+def test_extlinux_conf():
+    defaults, blocks = bootconfig.parse_extlinux(
+        'default linux\nONTIMEOUT rescue\nlabel linux\n  kernel /vmlinuz\n'
+        '  append root=/dev/vda1 initrd=/ucode.img,/initrd.img\n'
+        'LABEL rescue\n  MENU DEFAULT\n  LINUX vmlinuz-r\n  INITRD i-r\n')
+    assert defaults == {'default': (1, 'linux'), 'ontimeout': (2, 'rescue')}
+    assert [(b.title, b.kernel, b.initrd, b.root, b.menu_default)
+            for b in blocks] == [
+        ('linux', '/vmlinuz', '/initrd.img', '/dev/vda1', False),
+        ('rescue', 'vmlinuz-r', 'i-r', None, True)]
+
+
+def test_loader_conf_grubenv_lines_and_bls_initrds():
+    assert bootconfig.parse_loader_conf(
+        '#timeout 3\ndefault  arch-*\ntimeout 0\n') == {
+        'default': (2, 'arch-*'), 'timeout': (3, '0')}
+    assert bootconfig.grubenv_lines(
+        '# GRUB Environment Block\nsaved_entry=a\nnext_entry=\n###') == {
+        'saved_entry': (2, 'a'), 'next_entry': (3, '')}
+    entry = bootconfig.parse_bls('initrd /intel-ucode.img\n'
+                                 'initrd /initramfs-linux.img\n')
+    assert bootconfig.last_path(entry['initrd'].split()) == \
+        '/initramfs-linux.img'
+
+
+def test_nesting_and_defaults_are_capped():
+    notes = []
+    cfg = bootconfig.read_grub_cfg('if a; then\n' * 100 + 'set default=1\n',
+                                   notes)
+    assert cfg.defaults == []
+    assert notes == ['if blocks nested more than 64 deep; the rest is not '
+                     'read']
+    notes = []
+    cfg = bootconfig.read_grub_cfg('set default=1\n' * 2000, notes)
+    assert len(cfg.defaults) == 1024
+    assert notes == ['more than 1024 set default= lines; the rest are not '
+                     'read']

@@ -4,6 +4,7 @@ import os
 
 from tests.fixtures import linuxtree
 from tests.unit.inspect.helpers import inspect_path
+from tests.unit.inspect.helpers import own_evidence
 from tests.unit.inspect.helpers import states
 
 NEW = '6.1.0-13-amd64'
@@ -49,7 +50,7 @@ def test_initramfs_built_for_another_kernel_is_not_ready(tmp_path):
                               'virtio_scsi': 'missing',
                               'virtio_net': 'ready', 'ide': 'missing',
                               'sata': 'missing'}
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk.ko in /boot/initrd.img-%s is for kernel %s, not for '
         'the kernel %s it boots' % (NEW, OLD, NEW)]
     assert 'default kernel %s (grub.cfg default entry)' % NEW in \
@@ -80,10 +81,10 @@ def test_grub_default_entry_picks_the_kernel_and_its_initrd(tmp_path):
                                'initrd /boot/initrd.img-%s' % NEW))
     result = _inspect(tmp_path, root)
     assert states(result)['virtio_blk'] == 'missing'
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk.ko for kernel %s is not in initramfs '
         '/boot/initrd.img-%s' % (OLD, NEW)]
-    assert result['drivers']['virtio_net']['evidence'] == [
+    assert own_evidence(result, 'virtio_net') == [
         'virtio_net.ko present for kernel %s' % OLD]
 
 
@@ -106,7 +107,7 @@ def test_bls_saved_entry_with_a_stale_initramfs(tmp_path):
     assert 'default kernel %s (grubenv saved_entry)' % OLD in \
         result['notes']
     assert states(result)['virtio_blk'] == 'missing'
-    assert result['drivers']['virtio_scsi']['evidence'] == [
+    assert own_evidence(result, 'virtio_scsi') == [
         'virtio_scsi.ko in /boot/initrd.img-%s is for kernel %s, not for '
         'the kernel %s it boots' % (OLD, NEW, OLD)]
 
@@ -165,7 +166,7 @@ def test_builtin_list_of_another_kernel_does_not_count(tmp_path):
     _grub(os.path.join(root, 'boot'), '0', NEW, OLD)
     result = _inspect(tmp_path, root)
     assert states(result)['virtio_blk'] == 'missing'
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk.ko for kernel %s is not in initramfs '
         '/boot/initrd.img-%s' % (NEW, NEW)]
 

@@ -1,5 +1,6 @@
 from tests.fixtures import images
 from tests.unit.inspect.helpers import inspect_path
+from tests.unit.inspect.helpers import own_evidence
 from tests.unit.inspect.helpers import states
 
 
@@ -22,7 +23,7 @@ def test_debian_gpt_ext4_gzip_initramfs(debian_image):
     assert states(result) == {'virtio_blk': 'ready', 'virtio_scsi': 'ready',
                               'virtio_net': 'ready', 'ide': 'ready',
                               'sata': 'ready'}
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk.ko for kernel 6.1.0-18-amd64 is in initramfs '
         '/boot/initrd.img-6.1.0-18-amd64',
         'virtio_pci.ko for kernel 6.1.0-18-amd64 is in initramfs '
@@ -69,10 +70,10 @@ def test_rhel_mbr_lvm_xfs_separate_boot(rhel_image):
                               'virtio_scsi': 'missing',
                               'virtio_net': 'ready', 'ide': 'missing',
                               'sata': 'missing'}
-    assert result['drivers']['virtio_scsi']['evidence'] == [
+    assert own_evidence(result, 'virtio_scsi') == [
         'virtio_scsi.ko for kernel 5.14.0-70.el9.x86_64 is not in '
         'initramfs /boot/initramfs-5.14.0-70.el9.x86_64.img']
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk.ko for kernel 5.14.0-70.el9.x86_64 is in initramfs '
         '/boot/initramfs-5.14.0-70.el9.x86_64.img',
         'virtio_pci is built into kernel 5.14.0-70.el9.x86_64']
@@ -105,13 +106,13 @@ def test_builtin_virtio_no_initramfs_vd_names(builtin_image):
                               'virtio_scsi': 'missing',
                               'virtio_net': 'ready', 'ide': 'missing',
                               'sata': 'ready'}
-    assert result['drivers']['virtio_blk']['evidence'] == [
+    assert own_evidence(result, 'virtio_blk') == [
         'virtio_blk is built into kernel %s' % images.BUILTIN_KERNEL,
         'virtio_pci is built into kernel %s' % images.BUILTIN_KERNEL]
-    assert result['drivers']['virtio_scsi']['evidence'] == [
+    assert own_evidence(result, 'virtio_scsi') == [
         'virtio_scsi.ko is not in /lib/modules/%s and not built in'
         % images.BUILTIN_KERNEL]
-    assert result['drivers']['ide']['evidence'] == [
+    assert own_evidence(result, 'ide') == [
         'ata_piix.ko is not in /lib/modules/%s and not built in'
         % images.BUILTIN_KERNEL]
     kernel = result['linux']['kernels'][0]
