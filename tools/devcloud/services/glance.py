@@ -5,6 +5,7 @@ import shutil
 from devcloud.base import (DATA, Fail, MINIMAL, REGION, RUN, VENV, finish,
                            http, ini, save_setup, say, sqlite_url, sqlite_wal,
                            tail, write_private)
+from devcloud import guard
 from devcloud.server import Service
 from devcloud.services.rabbitmq import SERVICE as RABBITMQ
 
@@ -72,6 +73,7 @@ class Glance(Service):
             'oslo_concurrency': {'lock_path': DATA / 'locks'},
             'oslo_messaging_notifications': self.notifications(cloud),
         }))
+        guard.import_conf(self.etc / 'glance-image-import.conf')
 
     def notifications(self, cloud):
         """Send image notifications to RabbitMQ; none with --minimal.
@@ -86,15 +88,22 @@ class Glance(Service):
                 'transport_url': RABBITMQ.transport_url(cloud)}
 
     def prepare(self, cloud, done):
-        if done.get('glance_db'):
-            return lambda: None
-        say('initialising glance database')
-        job = self.manage(self.conf, 'db_sync')
+        plugin = guard.install(done)
+        if plugin:
+            say('installing glance-virtio\'s import plugin into the venv')
+        job = None
+        if not done.get('glance_db'):
+            say('initialising glance database')
+            job = self.manage(self.conf, 'db_sync')
 
         def wait():
-            finish(job)
-            sqlite_wal(DATA / 'glance.db')
-            done['glance_db'] = True
+            if job:
+                finish(job)
+                sqlite_wal(DATA / 'glance.db')
+                done['glance_db'] = True
+            if plugin:
+                finish(plugin)
+                done['glance_virtio_guard'] = guard.fingerprint()
             save_setup(done)
         return wait
 
@@ -120,6 +129,7 @@ class Glance(Service):
         except OSError:
             driver = None
         return {'image_dir': str(DATA / 'images'),
+                'glance_import_plugins': guard.PLUGINS,
                 'glance_notifications': {
                     'enabled': bool(self.running_pid())
                     and driver == 'messagingv2',
