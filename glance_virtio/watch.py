@@ -30,8 +30,10 @@ IGNORED = ('image.send', 'image.prepare')
 RECONCILE = 'reconcile'
 # Listed again before the mark: Glance API workers may notify out of order.
 MARGIN = datetime.timedelta(seconds=60)
-# oslo.messaging's rabbit driver logs this after a reconnection.
+# oslo.messaging's rabbit driver logs this after a reconnection (oslo.log
+# names its logger with the distribution's name).
 RECONNECTED = 'Reconnected to AMQP server'
+RABBIT_LOGGER = 'oslo.messaging._drivers.impl_rabbit'
 
 
 class Stop(Exception):
@@ -87,8 +89,7 @@ def listen(transport_url, events, topic=TOPIC, exchange=EXCHANGE):
     listener = oslo_messaging.get_notification_listener(
         transport, [target], [Endpoint(events)], executor='threading')
     flag = threading.Event()
-    logging.getLogger('oslo_messaging._drivers.impl_rabbit').addHandler(
-        Reconnections(flag))
+    logging.getLogger(RABBIT_LOGGER).addHandler(Reconnections(flag))
     listener.start()
     return listener, flag
 
@@ -224,7 +225,8 @@ def judged_line(row, event):
     """The JSON line for one judged image."""
     return {
         'id': row['id'], 'name': row['name'], 'owner': row['owner'],
-        'visibility': row['visibility'], 'event': event,
+        'visibility': row['visibility'], 'event': event, 'os': row['os'],
+        'inspected': row['inspected'],
         'hw_disk_bus': row['hw_disk_bus'],
         'hw_scsi_model': row['hw_scsi_model'],
         'severity': row['severity'], 'findings': row['findings'],

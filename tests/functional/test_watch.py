@@ -12,9 +12,11 @@ import subprocess
 import uuid
 
 import amqp
+from prometheus_client import parser
 import pytest
 
 import load_samples
+from tests.fixtures import images
 from tests.functional import devcloud
 from tests.functional.conftest import BIN
 from tests.functional.conftest import run
@@ -216,3 +218,62 @@ def test_fail_on_stops_at_the_first_finding(admin, bus, tmp_path):
 def test_without_a_bus_it_says_so(cloud):
     result = run('watch', env={'GLANCE_VIRTIO_TRANSPORT_URL': ''}, check=1)
     assert 'no transport URL' in result.stderr
+
+
+def test_prometheus_and_deep(admin, bus, tmp_path):
+    tag = 'gvwatch-' + uuid.uuid4().hex[:8]
+    prom = str(tmp_path / 'gv.prom')
+    disk = images.debian_qcow2(str(tmp_path / 'images'))
+    watcher = Watcher(tmp_path, bus, '--prometheus', prom,
+                      '--prometheus-images', '--deep')
+    try:
+        # The seed judged the catalogue before the first reconcile.
+        seeded = families(prom)
+        assert values(seeded, 'glance_virtio_last_run_success') == [1]
+        with open(disk, 'rb') as data:
+            image = load_samples.create(
+                admin, tag, [tag], {'hw_disk_bus': 'scsi',
+                                    'hw_scsi_model': 'virtio-scsi'},
+                data=data, disk_format='qcow2')['id']
+        wait_until(lambda: lines(watcher.output, {image}), 'a line')
+        line, = lines(watcher.output, {image})
+        # Nothing in the metadata says Debian: the disk does.
+        assert line['inspected'] and line['os'] == 'debian 12'
+        assert line['severity'] in ('ok', 'info'), line
+        wait_until(lambda: image in info_ids(prom), 'the image in %s' % prom)
+        assert sum(values(families(prom), 'glance_virtio_images')) >= 1
+    finally:
+        watcher.kill()
+        load_samples.delete_tagged(admin, tag)
+
+
+def families(path):
+    with open(path) as f:
+        return {fam.name: fam for fam in
+                parser.text_string_to_metric_families(f.read())}
+
+
+def values(found, name):
+    return [s.value for s in found[name].samples]
+
+
+def info_ids(path):
+    return {s.labels['id'] for s in
+            families(path)['glance_virtio_image_info'].samples}
+
+
+def test_a_reconnection_reconciles(bus, tmp_path):
+    watcher = Watcher(tmp_path, bus)
+    try:
+        before = watcher.reconciles()
+        devcloud.stop_service('rabbitmq')
+        devcloud.start_service('rabbitmq')
+        wait_until(lambda: watcher.reconciles() > before,
+                   'a reconcile after the reconnection')
+        with open(watcher.log.name) as f:
+            text = f.read()
+        assert 'Reconnected to AMQP server' in text
+        assert text.rindex('reconciled in') > text.index(
+            'Reconnected to AMQP server')
+    finally:
+        watcher.kill()
