@@ -277,3 +277,11 @@ def test_a_reconnection_reconciles(bus, tmp_path):
             'Reconnected to AMQP server')
     finally:
         watcher.kill()
+
+
+def test_sigterm_stops_it_cleanly(bus, tmp_path):
+    watcher = Watcher(tmp_path, bus)
+    watcher.proc.send_signal(signal.SIGTERM)
+    assert watcher.proc.wait(timeout=600) == 0
+    with open(watcher.state) as f:
+        assert json.load(f)['mark']
