@@ -10,7 +10,8 @@ import hashlib
 from devcloud.base import LOGS, REPO, VENV, ini, start_job, write_private
 
 # What decides the installed entry points and dependencies.
-SOURCES = ('setup.cfg', 'requirements.txt')
+SOURCES = ('setup.cfg', 'requirements.txt',
+           'tools/devcloud-requirements.txt')
 PLUGINS = ['glance_virtio_guard']
 
 
@@ -43,6 +44,8 @@ def install(done):
     """Start installing the plugin unless this version is in; a job or None."""
     if done.get('glance_virtio_guard') == fingerprint():
         return None
+    # The servers' pins hold (-c): the plugin's requirements only add.
     return start_job([VENV / 'bin' / 'python', '-m', 'pip', 'install',
-                      '--disable-pip-version-check', '-q', '-e', REPO],
-                     LOGS / 'setup-glance-virtio-guard.log')
+                      '--disable-pip-version-check', '-q', '-c',
+                      REPO / 'tools' / 'devcloud-requirements.txt', '-e',
+                      REPO], LOGS / 'setup-glance-virtio-guard.log')
