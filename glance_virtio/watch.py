@@ -156,7 +156,11 @@ class Watcher:
                 raise
             except glance.GlanceError as e:
                 if e.status != 404:
-                    raise
+                    # The mark stays; the next reconcile (now) reads it.
+                    LOG.warning('%s %s: cannot read the image, listing the '
+                                'changes again: %s', event, image_id, e)
+                    self.last_reconcile = 0.0
+                    return
                 LOG.debug('%s %s: gone before it was read', event, image_id)
                 self.state.forget(image_id)
                 image = None
