@@ -15,6 +15,7 @@ UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
 DURATION = re.compile(r'^(\d+[smhdw])+$')
 PART = re.compile(r'(\d+)([smhdw])')
 STATE_VERSION = 1
+GLANCE_RESERVED = 'os_glance_'
 
 
 def utc(moment):
@@ -65,9 +66,12 @@ def signature(image):
     Two notifications (or a notification and a listing) of the same state
     have the same signature, so it is judged and reported once.
     """
+    # os_glance_* is Glance's own bookkeeping (import locks, stores being
+    # copied to): it changes the image, not what is judged.
+    props = sorted((k, v) for k, v in image.properties.items()
+                   if not k.startswith(GLANCE_RESERVED))
     text = json.dumps([image.status, image.content_hash, image.visibility,
-                       image.owner, image.name,
-                       sorted(image.properties.items())],
+                       image.owner, image.name, props],
                       separators=(',', ':'))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -285,3 +285,48 @@ def test_sigterm_stops_it_cleanly(bus, tmp_path):
     assert watcher.proc.wait(timeout=600) == 0
     with open(watcher.state) as f:
         assert json.load(f)['mark']
+
+
+def test_an_import_is_reported_once(admin, bus, tmp_path):
+    """Import bookkeeping (os_glance_*) after activation is no new state."""
+    tag = 'gvwatch-' + uuid.uuid4().hex[:8]
+    disk = images.windows_qcow2(str(tmp_path / 'images'), 'viostor')
+    watcher = Watcher(tmp_path, bus)
+    try:
+        image = admin.image.post('/images', json={
+            'name': tag, 'disk_format': 'qcow2', 'container_format': 'bare',
+            'tags': [tag]}, raise_exc=True).json()['id']
+        with open(disk, 'rb') as data:
+            admin.image.put('/images/%s/stage' % image, data=data,
+                            headers={'Content-Type':
+                                     'application/octet-stream'},
+                            raise_exc=True)
+        admin.image.post('/images/%s/import' % image, json={
+            'method': {'name': 'glance-direct'}}, raise_exc=True)
+        wait_until(lambda: lines(watcher.output, {image}), 'a line')
+
+        def settled():
+            tasks = admin.image.get('/images/%s/tasks' % image).json()
+            body = admin.image.get('/images/%s' % image).json()
+            return tasks['tasks'][0]['status'] == 'success' and \
+                'os_glance_import_task' not in body
+        wait_until(settled, 'the import lock dropped')
+        # Dropping the lock notifies nothing; a restart's reconcile lists
+        # the image again, with the bookkeeping changed and nothing else.
+        wait_until(lambda: image in watcher.seen(), 'the image in state')
+        watcher.kill()
+        watcher = Watcher(tmp_path, bus)
+        # A later change shows the watcher is past the import's events.
+        admin.image.patch(
+            '/images/%s' % image, json=[{'op': 'add', 'path': '/hw_disk_bus',
+                                         'value': 'virtio'}],
+            headers={'Content-Type': load_samples.PATCH_TYPE},
+            raise_exc=True)
+        wait_until(lambda: len(lines(watcher.output, {image})) >= 2,
+                   'the line of the PATCH')
+        first, second = lines(watcher.output, {image})
+        assert first['hw_disk_bus'] is None and first['os'] == 'windows'
+        assert second['hw_disk_bus'] == 'virtio'
+    finally:
+        watcher.kill()
+        load_samples.delete_tagged(admin, tag)
