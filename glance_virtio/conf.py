@@ -58,10 +58,28 @@ journal_opts = [
 ]
 
 
+watch_opts = [
+    cfg.StrOpt('transport_url', secret=True,
+               help='The oslo.messaging URL of the bus Glance sends its '
+                    'notifications to (rabbit://user:password@host:5672/); '
+                    'env GLANCE_VIRTIO_TRANSPORT_URL overrides it.'),
+    cfg.StrOpt('topic', default='glance_virtio',
+               help='Notification topic the watcher reads: one of Glance\'s '
+                    '[oslo_messaging_notifications] topics, its own so '
+                    'that no other consumer takes its messages.'),
+    cfg.StrOpt('exchange', default='glance',
+               help='The exchange Glance sends notifications to.'),
+    cfg.IntOpt('reconcile_interval', default=300, min=10,
+               help='Seconds between two listings of the images changed '
+                    'since the last one (besides start and reconnects).'),
+]
+
+
 def register(conf):
     conf.register_opts(policy_opts, group='policy')
     conf.register_opts(inspect_opts, group='inspect')
     conf.register_opts(journal_opts, group='journal')
+    conf.register_opts(watch_opts, group='watch')
 
 
 def load(config_file=None):
@@ -204,4 +222,4 @@ def machine_types(entries):
 def list_opts():
     """Options for oslo-config-generator."""
     return [('policy', policy_opts), ('inspect', inspect_opts),
-            ('journal', journal_opts)]
+            ('journal', journal_opts), ('watch', watch_opts)]

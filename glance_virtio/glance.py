@@ -155,15 +155,20 @@ def _detail(resp):
 
 def list_images(conn, filters=None, name_pattern=None):
     """Yield every image matching the server-side filters, page by page."""
+    for item in list_image_bodies(conn, filters):
+        if name_pattern and not fnmatch.fnmatchcase(
+                item.get('name') or '', name_pattern):
+            continue
+        yield to_image(item)
+
+
+def list_image_bodies(conn, filters=None):
+    """Yield the JSON body of every image matching the filters."""
     params = dict(filters or {}, limit=PAGE_SIZE)
     url = '/images'
     while url:
         body = _request(conn, url, params=params, connect_retries=3).json()
-        for item in body.get('images', []):
-            if name_pattern and not fnmatch.fnmatchcase(
-                    item.get('name') or '', name_pattern):
-                continue
-            yield to_image(item)
+        yield from body.get('images', [])
         url = body.get('next')
         if url:
             url = url[url.index('/images'):] if '/images' in url else None

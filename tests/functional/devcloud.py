@@ -65,6 +65,14 @@ def start_glance():
     _run('start-glance')
 
 
+def stop_service(name):
+    _run('stop-' + name)
+
+
+def start_service(name):
+    _run('start-' + name)
+
+
 def nova_manage(*args, timeout=300):
     """Run the cloud's nova-manage with args; its stdout (raises on error)."""
     cmd = shlex.split(info()['nova_manage']) + list(args)

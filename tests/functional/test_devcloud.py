@@ -165,6 +165,12 @@ def group_members(leaders):
     return found
 
 
+def notifications(state, env):
+    info = devcloud_sh('info', state=state, env=env)
+    assert info.returncode == 0, info.stderr
+    return json.loads(info.stdout)['glance_notifications']
+
+
 def test_minimal_then_full_start_and_a_stop_that_leaves_nothing(
         cloud, tmp_path):
     state = tmp_path / 'dc'
@@ -187,9 +193,20 @@ def test_minimal_then_full_start_and_a_stop_that_leaves_nothing(
         assert '%-16s not started (start --minimal)' % 'nova' \
             in status.stdout
         assert not (state / 'run' / 'rabbitmq.pid').exists()
+        # No RabbitMQ: Glance sends no notifications (it would retry).
+        assert not notifications(state, env)['enabled']
+        assert 'driver = noop' in (
+            state / 'etc' / 'glance' / 'glance-api.conf').read_text()
 
         full = devcloud_sh('start', state=state, env=env, timeout=600)
         assert full.returncode == 0, full.stdout + full.stderr
+        # Glance keeps running as --minimal started it until restarted.
+        assert not notifications(state, env)['enabled']
+        for step in ('stop-glance', 'start-glance'):
+            done = devcloud_sh(step, state=state, env=env, timeout=600)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert notifications(state, env) == {
+            'enabled': True, 'topic': 'glance_virtio', 'exchange': 'glance'}
         status = devcloud_sh('status', state=state, env=env)
         assert status.returncode == 0, status.stdout
         for name in ('rabbitmq', 'nova-compute', 'cinder-volume'):

@@ -103,6 +103,8 @@ def test_login_failure_is_exit_1_in_every_command_and_mode(
         ['set', '--tag', images['tag'], '--bus', 'virtio', '--yes'],
         ['set', '--all', '--bus', 'virtio', '--dry-run'],
         ['inspect', name],
+        # Glance is asked before the bus is listened to.
+        ['watch', '--transport-url', 'rabbit://u:secret@127.0.0.1:9/'],
     ]
     for args in cases:
         result = run(*args, cloud=cloud_name, env=broken, check=1)

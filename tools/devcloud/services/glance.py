@@ -2,10 +2,20 @@
 
 import shutil
 
-from devcloud.base import (DATA, Fail, REGION, VENV, finish, http, ini,
-                           save_setup, say, sqlite_url, sqlite_wal, tail,
-                           write_private)
+from devcloud.base import (DATA, Fail, MINIMAL, REGION, RUN, VENV, finish,
+                           http, ini, save_setup, say, sqlite_url, sqlite_wal,
+                           tail, write_private)
+from devcloud import guard
 from devcloud.server import Service
+from devcloud.services.rabbitmq import SERVICE as RABBITMQ
+
+# Image notifications go to the devcloud's RabbitMQ, exchange glance, on
+# these topics; `glance-virtio watch` reads NOTIFY_TOPIC (its own queue).
+NOTIFY_TOPICS = ('notifications', 'glance_virtio')
+NOTIFY_TOPIC = 'glance_virtio'
+NOTIFY_EXCHANGE = 'glance'
+# The notification driver the running Glance was started with.
+NOTIFY_STATE = RUN / 'glance.notifications'
 
 
 class Glance(Service):
@@ -61,18 +71,39 @@ class Glance(Service):
                 'token_cache_time': '2',
             },
             'oslo_concurrency': {'lock_path': DATA / 'locks'},
+            'oslo_messaging_notifications': self.notifications(cloud),
         }))
+        guard.import_conf(self.etc / 'glance-image-import.conf')
+
+    def notifications(self, cloud):
+        """Send image notifications to RabbitMQ; none with --minimal.
+
+        `start --minimal` runs no RabbitMQ, and a Glance that cannot
+        reach its bus would hold each request while it retries.
+        """
+        if MINIMAL.exists():
+            return {'driver': 'noop'}
+        return {'driver': 'messagingv2',
+                'topics': ','.join(NOTIFY_TOPICS),
+                'transport_url': RABBITMQ.transport_url(cloud)}
 
     def prepare(self, cloud, done):
-        if done.get('glance_db'):
-            return lambda: None
-        say('initialising glance database')
-        job = self.manage(self.conf, 'db_sync')
+        plugin = guard.install(done)
+        if plugin:
+            say('installing glance-virtio\'s import plugin into the venv')
+        job = None
+        if not done.get('glance_db'):
+            say('initialising glance database')
+            job = self.manage(self.conf, 'db_sync')
 
         def wait():
-            finish(job)
-            sqlite_wal(DATA / 'glance.db')
-            done['glance_db'] = True
+            if job:
+                finish(job)
+                sqlite_wal(DATA / 'glance.db')
+                done['glance_db'] = True
+            if plugin:
+                finish(plugin)
+                done['glance_virtio_guard'] = guard.fingerprint()
             save_setup(done)
         return wait
 
@@ -87,8 +118,22 @@ class Glance(Service):
             raise Fail('glance image list failed: %s %s\n%s' % (
                 st, doc, tail(self.log)))
 
+    def launch(self):
+        NOTIFY_STATE.write_text('noop\n' if MINIMAL.exists()
+                                else 'messagingv2\n')
+        return super().launch()
+
     def info(self):
-        return {'image_dir': str(DATA / 'images')}
+        try:
+            driver = NOTIFY_STATE.read_text().strip()
+        except OSError:
+            driver = None
+        return {'image_dir': str(DATA / 'images'),
+                'glance_import_plugins': guard.PLUGINS,
+                'glance_notifications': {
+                    'enabled': bool(self.running_pid())
+                    and driver == 'messagingv2',
+                    'topic': NOTIFY_TOPIC, 'exchange': NOTIFY_EXCHANGE}}
 
 
 SERVICE = Glance()
