@@ -312,14 +312,5 @@ def touched(records):
 
 
 def followed_images(records):
-    """Ids of the images a virtio-set journal changed, or may have.
-
-    Failed and conflicting writes changed nothing; an uncertain one may
-    have, so its volumes are selected too.
-    """
-    start = records[0] if records else {}
-    if start.get('type') != 'start' or start.get('command') != 'set':
-        raise ValueError('not a journal of the image set command (its first '
-                         'record must be a start of command set)')
-    return [t['image'] for t in journal.touched(records)
-            if t.get('outcome') in ('changed', 'uncertain')]
+    """Ids of the images a virtio-set journal changed, or may have."""
+    return list(journal.followed(records))

@@ -19,6 +19,7 @@ import yaml
 
 from glance_virtio import conf
 from glance_virtio import glance
+from glance_virtio import journal
 from glance_virtio import model
 from glance_virtio import rules
 
@@ -365,6 +366,17 @@ def _matches(image, parsed_args):
         if actual.get(key, image.properties.get(key)) != value:
             return False
     return True
+
+
+def followed(path):
+    """journal.followed of the image set journal at path (--follow-images)."""
+    try:
+        return journal.followed(journal.read(path))
+    except OSError as e:
+        raise exceptions.CommandError('cannot read journal %s: %s' % (
+            path, e.strerror or e))
+    except ValueError as e:
+        raise exceptions.CommandError('--follow-images %s: %s' % (path, e))
 
 
 def base_images(conn, images):

@@ -402,6 +402,10 @@ class SetServers(Lister):
         parser.add_argument('--all', action='store_true',
                             help='Select every visible server (required '
                                  'when none is named)')
+        parser.add_argument('--follow-images', metavar='<journal>',
+                            help='Only servers booted from the images this '
+                                 'image set journal changed (from them or '
+                                 'from volumes made of them)')
         parser.add_argument('--bus', metavar='<bus>', required=True,
                             type=common.lower,
                             choices=['virtio', 'scsi', 'sata', 'ide'],
@@ -416,9 +420,10 @@ class SetServers(Lister):
 
     def take_action(self, parsed_args):
         args = parsed_args
-        if not (args.servers or args.all or args.project):
-            common.usage_error(self, 'name the servers, give --project, or '
-                                     'use --all')
+        if not (args.servers or args.all or args.project
+                or args.follow_images):
+            common.usage_error(self, 'name the servers, give --project or '
+                                     '--follow-images, or use --all')
         if args.scsi_model and args.bus != 'scsi':
             common.usage_error(self, '--scsi-model needs --bus scsi')
         config = common.load_conf(self.app)
@@ -427,6 +432,14 @@ class SetServers(Lister):
         version = check_runs(manage)
         conn, found, _, images, boots = gather(self.app, args, manage,
                                                args.concurrency)
+        origin = {s.id: servers.source_image_id(s, boots[s.id][0])
+                  for s in found}
+        follow = common.followed(args.follow_images) \
+            if args.follow_images else None
+        if follow is not None:
+            sys.stderr.write('--follow-images: %d images changed in %s\n'
+                             % (len(follow), args.follow_images))
+            found = [s for s in found if s.error or origin[s.id] in follow]
         if not args.dry_run:
             release_check(conn, version)
         target = plan.Target(args.bus, args.scsi_model)
@@ -441,6 +454,9 @@ class SetServers(Lister):
                     else {}
             changes.append(servers.plan_server(server, target, policy,
                                                source))
+        if follow is not None and not args.servers:
+            changes = plan.skip_hand_changed(changes, follow,
+                                             lambda c: origin[c.image.id])
         counts = plan.summary(changes)
         sys.stderr.write('plan: %(change)d to change, %(unchanged)d '
                          'unchanged, %(blocked)d blocked, %(skipped)d '

@@ -112,22 +112,13 @@ def project_id(conn, ref):
                                   'user: give its id' % ref)
 
 
-def followed(path):
-    try:
-        return volume.followed_images(journal.read(path))
-    except OSError as e:
-        raise exceptions.CommandError('cannot read journal %s: %s' % (
-            path, e.strerror or e))
-    except ValueError as e:
-        raise exceptions.CommandError('--follow-images %s: %s' % (path, e))
-
-
 def select(conn, args):
     """The selected volumes; a volume Cinder refuses to show is an error row.
 
     Without names: bootable volumes, and any other carrying image metadata.
     """
-    images = followed(args.follow_images) if args.follow_images else None
+    images = common.followed(args.follow_images) \
+        if args.follow_images else None
     try:
         if args.volumes:
             vols = cinder.find_volumes(conn, args.volumes)
@@ -384,6 +375,11 @@ class SetVolumes(Lister):
         target = plan.Target(args.bus, args.scsi_model, None,
                              args.machine_type)
         changes = volume.make_plan(vols, target, policy, sources(conn, vols))
+        if args.follow_images and not args.volumes:
+            by_id = {v.id: v for v in vols}
+            changes = plan.skip_hand_changed(
+                changes, common.followed(args.follow_images),
+                lambda c: by_id[c.image.id].image_id)
         counts = plan.summary(changes)
         sys.stderr.write('plan: %(change)d to change, %(unchanged)d '
                          'unchanged, %(blocked)d blocked, %(skipped)d '
