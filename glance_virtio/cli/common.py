@@ -2,11 +2,9 @@
 
 import argparse
 import copy
-import fnmatch
 import json
 import logging
 import os
-import sys
 
 from cliff import _argparse
 from cliff import columns
@@ -18,18 +16,19 @@ from oslo_config import cfg
 import yaml
 
 from glance_virtio import conf
-from glance_virtio import glance
-from glance_virtio import journal
+from glance_virtio import engine
+from glance_virtio.kinds import images
 from glance_virtio import model
 from glance_virtio import rules
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
 CONFIG_ENV = 'GLANCE_VIRTIO_CONFIG_FILE'
 
-EXIT_FINDINGS = 3
-EXIT_FAILED = 4
-EXIT_BLOCKED = 5
+EXIT_FINDINGS = engine.EXIT_FINDINGS
+EXIT_FAILED = engine.EXIT_FAILED
+EXIT_BLOCKED = engine.EXIT_BLOCKED
 VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
 
 
@@ -91,18 +90,20 @@ class Lister(lister.Lister):
 
     # OpenStackClient would log in before parsing; connection() does.
     auth_required = False
+    command = ''
+    # '' for images, else volume or server: `openstack volume virtio-set`.
+    family = ''
+    epilogs = EPILOGS
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.formatter_class = EpilogFormatter
         return parser
 
-    command = ''
-
     def get_epilog(self):
-        if short_name(self) not in EPILOGS:
+        if short_name(self) not in self.epilogs:
             return super().get_epilog()
-        examples, codes = EPILOGS[short_name(self)]
+        examples, codes = self.epilogs[short_name(self)]
         text = epilog(examples.format(cmd=invoked(self)), codes)
         return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
 
@@ -116,22 +117,28 @@ def epilog(examples, codes):
 
 
 def short_name(cmd):
-    """'set' for `glance-virtio set` and `openstack image virtio-set`."""
+    """'set' for `glance-virtio set`, `volume-set`, `image virtio-set`."""
     # cliff's sphinx extension makes commands without a cmd_name.
     name = (getattr(cmd, 'cmd_name', None) or cmd.command).split(' ')[-1]
-    return name[len('virtio-'):] if name.startswith('virtio-') else name
+    for prefix in ('virtio-', getattr(cmd, 'family', '') + '-'):
+        if prefix != '-' and name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
 
 
 def invoked(cmd, name=None):
     """How to run command name (default: cmd itself) in the app running cmd.
 
     `glance-virtio set` in the standalone app, `openstack image virtio-set`
-    in OpenStackClient.
+    in OpenStackClient; likewise `glance-virtio volume-set` and `openstack
+    volume virtio-set`.
     """
     name = name or short_name(cmd)
-    if (getattr(cmd, 'cmd_name', None) or '').startswith('image virtio-'):
-        return 'openstack image virtio-%s' % name
-    return 'glance-virtio %s' % name
+    family = getattr(cmd, 'family', '')
+    group = family or 'image'
+    if (getattr(cmd, 'cmd_name', None) or '').startswith(group + ' virtio-'):
+        return 'openstack %s virtio-%s' % (group, name)
+    return 'glance-virtio %s%s' % (family + '-' if family else '', name)
 
 
 def usage_error(cmd, message):
@@ -304,95 +311,11 @@ def inspections(app, conn, images, parsed_args, config=None):
                                      use_cache=not parsed_args.no_cache)
 
 
-def filters(parsed_args):
-    """Server-side list filters from the selection options."""
-    query = dict(parsed_args.property)
-    if parsed_args.owner:
-        query['owner'] = parsed_args.owner
-    if parsed_args.visibility:
-        query['visibility'] = parsed_args.visibility
-    if parsed_args.os_type:
-        query['os_type'] = parsed_args.os_type
-    if parsed_args.tag:
-        query['tag'] = parsed_args.tag
-    return query
-
-
-def find(conn, refs):
-    """glance.find_images, its failures as one-line command errors."""
-    try:
-        return glance.find_images(conn, refs)
-    except (glance.CloudError, glance.SelectionError) as e:
-        raise exceptions.CommandError(str(e))
-    except glance.GlanceError as e:
-        raise exceptions.CommandError('cannot list images: %s' % e)
-
-
-def select(conn, parsed_args):
-    """The selected images; an image Glance refuses to show is an error row.
-
-    A ref matching no image or several, or a failed login, is an error.
-    """
-    if parsed_args.images:
-        images = find(conn, parsed_args.images)
-        images = [i for i in images if i.error or _matches(i, parsed_args)]
-    else:
-        try:
-            images = list(glance.list_images(conn, filters(parsed_args),
-                                             parsed_args.name_pattern))
-        except glance.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except glance.GlanceError as e:
-            raise exceptions.CommandError('cannot list images: %s' % e)
-    if not parsed_args.snapshots:
-        images = [i for i in images if not i.is_snapshot]
-    if not images:
-        sys.stderr.write('no image matched the selection\n')
-    return images
-
-
-def _matches(image, parsed_args):
-    wanted = filters(parsed_args)
-    tags = wanted.pop('tag', [])
-    if parsed_args.name_pattern and not fnmatch.fnmatchcase(
-            image.name, parsed_args.name_pattern):
-        return False
-    if not set(tags) <= set(image.tags):
-        return False
-    actual = {'owner': image.owner, 'visibility': image.visibility}
-    for key, value in wanted.items():
-        if key == 'visibility' and value == 'all':
-            continue
-        if actual.get(key, image.properties.get(key)) != value:
-            return False
-    return True
-
-
-def followed(path):
-    """journal.followed of the image set journal at path (--follow-images)."""
-    try:
-        return journal.followed(journal.read(path))
-    except OSError as e:
-        raise exceptions.CommandError('cannot read journal %s: %s' % (
-            path, e.strerror or e))
-    except ValueError as e:
-        raise exceptions.CommandError('--follow-images %s: %s' % (path, e))
-
-
-def base_images(conn, images):
-    """Base images of selected snapshots that were not selected."""
-    ids = {i.id for i in images}
-    wanted = {i.base_image_id for i in images
-              if i.is_snapshot and i.base_image_id} - ids
-    found = {}
-    for image_id in wanted:
-        try:
-            found[image_id] = glance.get_image(conn, image_id)
-        except glance.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except glance.GlanceError as e:
-            LOG.info('base image %s not readable: %s', image_id, e)
-    return found
+# Image selection lives with the kind; the image commands use it here.
+filters = images.filters
+find = images.find
+select = images.select
+base_images = images.base_images
 
 
 class _JSONList(list):
@@ -474,3 +397,101 @@ def cells(parsed_args, rows):
     if wants_everything(parsed_args):
         return [tuple(None if v == '' else v for v in row) for row in rows]
     return [tuple('' if v is None else v for v in row) for row in rows]
+
+
+def table(spec, rows, parsed_args=None):
+    """(names, cells) of row dicts: spec holds (name, key, column class)."""
+    data = [tuple(kind(row[key]) if kind and row.get(key) is not None
+                  else row.get(key) for _, key, kind in spec)
+            for row in rows]
+    names = tuple(name for name, _, _ in spec)
+    return names, (data if parsed_args is None else cells(parsed_args, data))
+
+
+class ChangesColumn(DictColumn):
+    """key: before -> after; a conflict's key: found X, expected Y."""
+
+    def human_readable(self):
+        return '\n'.join(
+            '%s: found %s, expected %s' % (k, engine.shown(v['found']),
+                                           engine.shown(v['expected']))
+            if 'found' in v else '%s: %s -> %s' % (
+                k, engine.shown(v['before']), engine.shown(v['after']))
+            for k, v in (self._value or {}).items())
+
+
+def journal_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError('give a file name')
+    return text
+
+
+def concurrency_arg(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= conf.MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            'must be a whole number from 1 to %d' % conf.MAX_CONCURRENCY)
+    return value
+
+
+def add_apply_options(parser, noun='Images', concurrency=None):
+    """--dry-run, --yes, --journal, --append, --concurrency."""
+    parser.add_argument('--dry-run', action='store_true',
+                        help='Print the plan and change nothing')
+    parser.add_argument('--yes', action='store_true',
+                        help='Apply without asking; without a terminal '
+                             'nothing is applied unless --yes is given')
+    parser.add_argument('--journal', metavar='<path>', type=journal_arg,
+                        help='Journal file, new unless --append is given '
+                             '(default: a new file in the site policy '
+                             '[journal] directory)')
+    parser.add_argument('--append', action='store_true',
+                        help='Add this run to the existing --journal file')
+    parser.add_argument('--concurrency', metavar='<count>',
+                        type=concurrency_arg, default=concurrency,
+                        help='%s changed at the same time, 1 to %d '
+                             '(default: %s)' % (
+                                 noun, conf.MAX_CONCURRENCY,
+                                 concurrency or 'site policy, 8'))
+
+
+def check_journal_option(parsed_args):
+    """Refuse --journal on an existing file unless --append is given."""
+    path = parsed_args.journal
+    if path and os.path.exists(path) and not parsed_args.append:
+        raise exceptions.CommandError(
+            'journal %s exists: give --append to add this run to it, or '
+            'another file' % path)
+
+
+def identity(conn):
+    """Who runs this command, as a journal's start record names it."""
+    return {'cloud': conn.config.name,
+            'auth_url': conn.config.get_auth_args().get('auth_url'),
+            'user_id': conn.current_user_id,
+            'project_id': conn.current_project_id}
+
+
+def opener(conn, config, parsed_args, command, **header):
+    """open_record(**more) for the engine: the journal of this run."""
+    def open_record(**more):
+        return engine.open_journal(parsed_args, config.journal.directory,
+                                   command, identity(conn),
+                                   **dict(header, **more))
+    return open_record
+
+
+def concurrency(parsed_args, config):
+    return parsed_args.concurrency or config.policy.concurrency
+
+
+class ChangeLister(Lister):
+    """A command whose exit code take_action sets in self._exit."""
+
+    def run(self, parsed_args):
+        self._exit = 0
+        result = super().run(parsed_args)
+        return result or self._exit

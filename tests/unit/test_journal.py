@@ -113,7 +113,7 @@ def test_a_journal_of_one_write_loads(tmp_path):
 
 
 def test_rolling_back_as_someone_else_is_named():
-    from glance_virtio.cli import rollback
+    from glance_virtio import engine as rollback
     start = {'type': 'start', 'cloud': 'prod', 'project_id': 'p1',
              'user_id': 'u1', 'auth_url': 'https://k/v3'}
     same = {'cloud': 'prod', 'project_id': 'p1', 'user_id': 'u1',

@@ -1,6 +1,6 @@
 import pytest
 
-from glance_virtio import apply
+from glance_virtio.kinds import images as apply
 from glance_virtio import audit
 from glance_virtio import model
 from glance_virtio import plan
