@@ -1,20 +1,17 @@
 """Pieces the commands share: selection options, config, columns."""
 
 import argparse
-import copy
-import json
 import logging
 import os
 
 from cliff import _argparse
-from cliff import columns
 from cliff import lister
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_config import cfg
-import yaml
 
+from glance_virtio import columns
 from glance_virtio import conf
 from glance_virtio import engine
 from glance_virtio.kinds import images
@@ -293,6 +290,28 @@ def add_scsi_model(parser):
                              % ', '.join(rules.SCSI_MODELS))
 
 
+def add_target(parser, cmd, machine_type=True, example=', e.g. GV011'):
+    """--bus, --scsi-model, --machine-type and --allow of a set command."""
+    parser.add_argument('--bus', metavar='<bus>', required=True, type=lower,
+                        choices=['virtio', 'scsi', 'sata', 'ide'],
+                        help='Target hw_disk_bus: virtio, scsi, sata, ide')
+    add_scsi_model(parser)
+    if machine_type:
+        parser.add_argument('--machine-type', metavar='<type>',
+                            help='Also set hw_machine_type, e.g. q35')
+    parser.add_argument('--allow', metavar='<rule-id>', action='append',
+                        type=rule_id(cmd), default=[],
+                        help='Accept findings of this rule knowingly '
+                             '(repeatable)' + example)
+
+
+def check_target(cmd, parsed_args):
+    """Usage errors of the target options, and of an existing journal."""
+    check_journal_option(parsed_args)
+    if parsed_args.scsi_model and parsed_args.bus != 'scsi':
+        usage_error(cmd, '--scsi-model needs --bus scsi')
+
+
 def add_deep(parser):
     parser.add_argument('--deep', action='store_true',
                         help='Inspect the disk images themselves (Range '
@@ -318,106 +337,16 @@ select = images.select
 base_images = images.base_images
 
 
-class _JSONList(list):
-    """A list that prints as compact JSON (csv, value, shell formats)."""
-
-    def __str__(self):
-        return json.dumps(self, separators=(',', ':'))
-
-
-class _JSONDict(dict):
-    """A dict that prints as compact JSON (csv, value, shell formats)."""
-
-    def __str__(self):
-        return json.dumps(self, separators=(',', ':'))
-
-
-_SAFE = yaml.representer.SafeRepresenter
-yaml.SafeDumper.add_representer(_JSONList, _SAFE.represent_list)
-yaml.SafeDumper.add_representer(_JSONDict, _SAFE.represent_dict)
-
-
-def _copy(value):
-    # A fresh copy per cell: YAML writes an anchor for any object it meets
-    # twice, and two columns may hold the same findings.
-    return copy.deepcopy(value)
-
-
-class ListColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return ', '.join(str(v) for v in self._value or ())
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class FindingsColumn(columns.FormattableColumn):
-    def human_readable(self):
-        # One id per rule; --long and -f json give every message.
-        return ', '.join(dict.fromkeys(f['rule'] for f in self._value or ()))
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class MessagesColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return '\n'.join('%s %s: %s' % (f['rule'], f['severity'], f['message'])
-                         for f in self._value or ())
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class DictColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return ' '.join('%s=%s' % kv for kv in (self._value or {}).items())
-
-    def machine_readable(self):
-        return _JSONDict(_copy(dict(self._value or {})))
-
-
-def wants_everything(parsed_args):
-    return getattr(parsed_args, 'formatter', 'table') in ('json', 'yaml')
-
-
-def wants_long(parsed_args, long_columns):
-    """--long, a json/yaml format, or -c naming a --long column."""
-    names = {c if isinstance(c, str) else c[0] for c in long_columns}
-    return bool(getattr(parsed_args, 'long', False)
-                or wants_everything(parsed_args)
-                or names & set(getattr(parsed_args, 'columns', None) or ()))
-
-
-def cells(parsed_args, rows):
-    """Rows with absent values as null in json/yaml, else empty cells.
-
-    OSC shows an absent value as an empty cell; json and yaml as null.
-    """
-    if wants_everything(parsed_args):
-        return [tuple(None if v == '' else v for v in row) for row in rows]
-    return [tuple('' if v is None else v for v in row) for row in rows]
-
-
-def table(spec, rows, parsed_args=None):
-    """(names, cells) of row dicts: spec holds (name, key, column class)."""
-    data = [tuple(kind(row[key]) if kind and row.get(key) is not None
-                  else row.get(key) for _, key, kind in spec)
-            for row in rows]
-    names = tuple(name for name, _, _ in spec)
-    return names, (data if parsed_args is None else cells(parsed_args, data))
-
-
-class ChangesColumn(DictColumn):
-    """key: before -> after; a conflict's key: found X, expected Y."""
-
-    def human_readable(self):
-        return '\n'.join(
-            '%s: found %s, expected %s' % (k, engine.shown(v['found']),
-                                           engine.shown(v['expected']))
-            if 'found' in v else '%s: %s -> %s' % (
-                k, engine.shown(v['before']), engine.shown(v['after']))
-            for k, v in (self._value or {}).items())
+# The columns every command shows (glance_virtio.columns).
+ListColumn = columns.ListColumn
+FindingsColumn = columns.FindingsColumn
+MessagesColumn = columns.MessagesColumn
+DictColumn = columns.DictColumn
+ChangesColumn = columns.ChangesColumn
+wants_everything = columns.wants_everything
+wants_long = columns.wants_long
+cells = columns.cells
+table = columns.table
 
 
 def journal_arg(text):

@@ -2,31 +2,17 @@
 
 import argparse
 import logging
-import sys
 
 from glance_virtio import audit
 from glance_virtio.cli import common
 from glance_virtio.cli import rollback
+from glance_virtio import columns
 from glance_virtio import engine
 from glance_virtio.kinds import servers
 from glance_virtio import plan
 from glance_virtio.services import novamanage
 
 LOG = logging.getLogger(__name__)
-
-
-class DriftColumn(common.ListColumn):
-    """The keys that drift; 'unknown' stays a word."""
-
-    def human_readable(self):
-        if isinstance(self._value, str):
-            return self._value
-        return super().human_readable() or 'none'
-
-    def machine_readable(self):
-        if isinstance(self._value, str):
-            return self._value
-        return super().machine_readable()
 
 
 COLUMNS = (
@@ -37,7 +23,8 @@ COLUMNS = (
     ('Booted Bus', 'booted_hw_disk_bus', None),
     ('Booted SCSI Model', 'booted_hw_scsi_model', None),
     ('Image Bus', 'image_hw_disk_bus', None),
-    ('Drift', 'drift', DriftColumn), ('Known From', 'known_from', None),
+    ('Drift', 'drift', columns.ServerDriftColumn),
+    ('Known From', 'known_from', None),
     ('Findings', 'findings', common.FindingsColumn),
 )
 LONG_COLUMNS = (
@@ -122,13 +109,6 @@ def nova_manage(parsed_args):
                                parsed_args.nova_manage_timeout)
 
 
-def table(rows, long):
-    spec = COLUMNS + (LONG_COLUMNS if long else ())
-    return tuple(n for n, _, _ in spec), [
-        tuple(kind(row[key]) if kind else row[key] for _, key, kind in spec)
-        for row in rows]
-
-
 class AuditServers(Lister):
     """Audit the disk bus each server was booted with, and its drift"""
 
@@ -164,9 +144,9 @@ class AuditServers(Lister):
         self._rows = rows
         if parsed_args.only_drift:
             rows = [r for r in rows if r['drift']]
-        columns, data = table(rows, parsed_args.long
-                              or common.wants_everything(parsed_args))
-        return columns, common.cells(parsed_args, data)
+        long = parsed_args.long or common.wants_everything(parsed_args)
+        return common.table(COLUMNS + (LONG_COLUMNS if long else ()), rows,
+                            parsed_args)
 
     def run(self, parsed_args):
         self._rows = []
@@ -219,81 +199,47 @@ class SetServers(Lister):
                             help='Only servers booted from the images this '
                                  'image set journal changed (from them or '
                                  'from volumes made of them)')
-        parser.add_argument('--bus', metavar='<bus>', required=True,
-                            type=common.lower,
-                            choices=['virtio', 'scsi', 'sata', 'ide'],
-                            help='Target hw_disk_bus: virtio, scsi, sata, ide')
-        common.add_scsi_model(parser)
-        parser.add_argument('--allow', metavar='<rule-id>', action='append',
-                            type=common.rule_id(self), default=[],
-                            help='Accept findings of this rule knowingly '
-                                 '(repeatable)')
+        common.add_target(parser, self, machine_type=False, example='')
         add_apply(parser)
         return parser
 
     def take_action(self, parsed_args):
         args = parsed_args
-        common.check_journal_option(args)
         if not (args.servers or args.all or args.project
                 or args.follow_images):
             common.usage_error(self, 'name the servers, give --project or '
                                      '--follow-images, or use --all')
-        if args.scsi_model and args.bus != 'scsi':
-            common.usage_error(self, '--scsi-model needs --bus scsi')
+        common.check_target(self, args)
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app, args.allow)
         manage = nova_manage(args)
         version = servers.check_runs(manage)
         conn = common.connection(self.app)
-        found, _, images, boots = servers.gather(conn, args, manage,
-                                                 args.concurrency)
-        origin = {s.id: servers.source_image_id(s, boots[s.id][0])
-                  for s in found}
-        follow = engine.followed(args.follow_images) \
-            if args.follow_images else None
-        if follow is not None:
-            sys.stderr.write('--follow-images: %d images changed in %s\n'
-                             % (len(follow), args.follow_images))
-            found = [s for s in found if s.error or origin[s.id] in follow]
-        if not args.dry_run:
-            servers.release_check(conn, version)
-        changes = servers.make_plan(found, boots, images,
-                                    plan.Target(args.bus, args.scsi_model),
-                                    policy)
-        if follow is not None and not args.servers:
-            changes = plan.skip_hand_changed(changes, follow,
-                                             lambda c: origin[c.image.id])
+        target = plan.Target(args.bus, args.scsi_model)
+        changes = servers.plan_for(conn, args, manage, target, policy,
+                                   version)
         rows, self._exit = engine.change(
             servers.Servers(manage, not args.no_restart), conn, changes,
             args, common.opener(conn, config, args, 'server-set',
-                                target=vars(plan.Target(args.bus,
-                                                        args.scsi_model))),
-            args.concurrency)
+                                target=vars(target)), args.concurrency)
         return common.table(SET_COLUMNS, rows, args)
 
 
-class RollbackServers(Lister):
+class RollbackServers(Lister, rollback.Command):
     """Restore the recorded bus of the servers a server-set journal changed"""
 
-    command = 'rollback'
+    columns = ROLLBACK_COLUMNS
+    source_help = 'Journal written by the server set command'
+    entries = staticmethod(servers.rollback_entries)
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('source', metavar='<journal>',
-                            help='Journal written by the server set command')
+    def add_options(self, parser):
         add_nova_manage(parser, required=True)
         add_apply(parser)
-        return parser
 
-    def take_action(self, parsed_args):
-        common.check_journal_option(parsed_args)
+    def kind(self, parsed_args):
         manage = nova_manage(parsed_args)
         servers.check_runs(manage)
-        return rollback.roll_back(
-            self, parsed_args, servers.Servers(manage,
-                                               not parsed_args.no_restart),
-            servers.rollback_entries, lambda: common.connection(self.app),
-            ROLLBACK_COLUMNS)
+        return servers.Servers(manage, not parsed_args.no_restart)
 
 
 IMPACT_COLUMNS = (('Volumes', 'volumes'), ('Volumes Differ', 'volumes_differ'),

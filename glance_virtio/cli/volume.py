@@ -7,6 +7,7 @@ from osc_lib import exceptions
 from glance_virtio import audit
 from glance_virtio.cli import common
 from glance_virtio.cli import rollback
+from glance_virtio import columns
 from glance_virtio import engine
 from glance_virtio.kinds import volumes
 from glance_virtio import plan
@@ -73,13 +74,6 @@ def add_selection(parser):
                              'image set journal changed')
 
 
-class DriftColumn(common.DictColumn):
-    def human_readable(self):
-        return '\n'.join('%s: volume %s, image %s' % (
-            k, v['volume'] or '-', v['image'] or '-')
-            for k, v in (self._value or {}).items())
-
-
 AUDIT_COLUMNS = (
     ('Kind', 'kind', None), ('ID', 'id', None), ('Name', 'name', None),
     ('Project', 'project', None), ('Status', 'status', None),
@@ -93,7 +87,7 @@ AUDIT_COLUMNS = (
 AUDIT_LONG = (
     ('Source Image Name', 'source_image_name', None),
     ('Image Bus', 'image_bus', common.DictColumn),
-    ('Drift Keys', 'drift_keys', DriftColumn),
+    ('Drift Keys', 'drift_keys', columns.VolumeDriftColumn),
     ('Drift Why', 'drift_why', None), ('Bootable', 'bootable', None),
     ('Changeable', 'changeable', None), ('OS', 'os', None),
     ('OS Source', 'os_source', None), ('Machine Type', 'machine_type', None),
@@ -172,44 +166,24 @@ class SetVolumes(Lister):
                             help='Select every visible bootable volume '
                                  '(required when none is named and no '
                                  'filter is given)')
-        parser.add_argument('--bus', metavar='<bus>', required=True,
-                            type=common.lower,
-                            choices=['virtio', 'scsi', 'sata', 'ide'],
-                            help='Target hw_disk_bus: virtio, scsi, sata, ide')
-        common.add_scsi_model(parser)
-        parser.add_argument('--machine-type', metavar='<type>',
-                            help='Also set hw_machine_type, e.g. q35')
-        parser.add_argument('--allow', metavar='<rule-id>', action='append',
-                            type=common.rule_id(self), default=[],
-                            help='Accept findings of this rule knowingly '
-                                 '(repeatable), e.g. GV011')
+        common.add_target(parser, self)
         common.add_apply_options(parser, 'Volumes')
         return parser
 
     def take_action(self, parsed_args):
         args = parsed_args
-        common.check_journal_option(args)
         if not (args.volumes or args.all or args.project
                 or args.follow_images):
             common.usage_error(self, 'name the volumes, give --project or '
                                      '--follow-images, or use --all')
-        if args.scsi_model and args.bus != 'scsi':
-            common.usage_error(self, '--scsi-model needs --bus scsi')
+        common.check_target(self, args)
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app, args.allow)
         conn = connection(self.app)
-        vols = volumes.select(conn, args)
-        if args.volumes and not vols:
-            raise exceptions.CommandError('none of the volumes matched')
         target = plan.Target(args.bus, args.scsi_model, None,
                              args.machine_type)
-        changes = volumes.make_plan(vols, target, policy,
-                                    volumes.sources(conn, vols))
+        vols, changes = volumes.plan_for(conn, args, target, policy)
         by_id = {v.id: v for v in vols}
-        if args.follow_images and not args.volumes:
-            changes = plan.skip_hand_changed(
-                changes, engine.followed(args.follow_images),
-                lambda c: by_id[c.image.id].image_id)
         rows, self._exit = engine.change(
             volumes.KIND, conn, changes, args,
             common.opener(conn, config, args, 'volume-set',
@@ -221,21 +195,17 @@ class SetVolumes(Lister):
         return common.table(SET_COLUMNS, rows, args)
 
 
-class RollbackVolumes(Lister):
+class RollbackVolumes(Lister, rollback.Command):
     """Restore the image metadata of every volume a volume journal changed"""
 
-    command = 'rollback'
+    source_help = 'Journal written by the volume set command'
+    entries = staticmethod(volumes.rollback_entries)
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('source', metavar='<journal>',
-                            help='Journal written by the volume set command')
+    def add_options(self, parser):
         common.add_apply_options(parser, 'Volumes')
-        return parser
 
-    def take_action(self, parsed_args):
-        common.check_journal_option(parsed_args)
-        return rollback.roll_back(self, parsed_args, volumes.KIND,
-                                  volumes.rollback_entries,
-                                  lambda: connection(self.app),
-                                  rollback.COLUMNS)
+    def kind(self, parsed_args):
+        return volumes.KIND
+
+    def connect(self):
+        return connection(self.app)

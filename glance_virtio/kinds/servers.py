@@ -563,6 +563,30 @@ def copies(conn, images, policy, manage=None):
     return impact(images, volumes, rows)
 
 
+def plan_for(conn, args, manage, target, policy, version):
+    """The plan of the selected servers, after the release check.
+
+    Following an image journal (--follow-images): only the servers booted
+    from its images, directly or from a volume made of one; one changed
+    by hand since is skipped unless named (plan.skip_hand_changed).
+    """
+    found, _, images, boots = gather(conn, args, manage, args.concurrency)
+    origin = {s.id: source_image_id(s, boots[s.id][0]) for s in found}
+    follow = engine.followed(args.follow_images) \
+        if args.follow_images else None
+    if follow is not None:
+        sys.stderr.write('--follow-images: %d images changed in %s\n'
+                         % (len(follow), args.follow_images))
+        found = [s for s in found if s.error or origin[s.id] in follow]
+    if not args.dry_run:
+        release_check(conn, version)
+    changes = make_plan(found, boots, images, target, policy)
+    if follow is not None and not args.servers:
+        changes = plan.skip_hand_changed(changes, follow,
+                                         lambda c: origin[c.image.id])
+    return changes
+
+
 def rollback_entries(path):
     """(start record, entries) of a server set journal to roll back."""
     records = journal.read(path)

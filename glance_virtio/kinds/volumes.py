@@ -499,6 +499,24 @@ def snapshots(conn, args):
         raise exceptions.CommandError('cannot list snapshots: %s' % e)
 
 
+def plan_for(conn, args, target, policy):
+    """(volumes, changes): the selected volumes and their plan.
+
+    Following an image journal, a volume changed by hand since is skipped
+    unless named (plan.skip_hand_changed).
+    """
+    vols = select(conn, args)
+    if args.volumes and not vols:
+        raise exceptions.CommandError('none of the volumes matched')
+    changes = make_plan(vols, target, policy, sources(conn, vols))
+    if args.follow_images and not args.volumes:
+        source = {v.id: v.image_id for v in vols}
+        changes = plan.skip_hand_changed(
+            changes, engine.followed(args.follow_images),
+            lambda c: source[c.image.id])
+    return vols, changes
+
+
 def rollback_entries(path):
     """(start record, entries) of a volume set journal to roll back."""
     records = journal.read(path)
