@@ -21,7 +21,7 @@ import time
 # not shadow the standard library's inspect module.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from bench import common  # noqa: E402
-from glance_virtio import apply  # noqa: E402
+from glance_virtio.kinds import images as apply  # noqa: E402
 
 TAG = 'bench-set'
 BASE = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',

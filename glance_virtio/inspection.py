@@ -6,7 +6,7 @@ import os
 
 import requests
 
-from glance_virtio import glance
+from glance_virtio.services import glance
 from glance_virtio import inspect as guest
 
 LOG = logging.getLogger(__name__)

@@ -159,3 +159,39 @@ def touched(records):
         elif record.get('type') == 'result' and image_id in images:
             images[image_id]['outcome'] = record.get('outcome', 'uncertain')
     return list(images.values())
+
+
+def followed(records):
+    """Per image a set journal changed, or may have: its touched entry.
+
+    Failed and conflicting writes changed nothing; an uncertain one may
+    have. ValueError unless records are an image set journal.
+    """
+    start = records[0] if records else {}
+    if start.get('type') != 'start' or start.get('command') != 'set':
+        raise ValueError('not a journal of the image set command (its first '
+                         'record must be a start of command set)')
+    return {t['image']: t for t in touched(records)
+            if t.get('outcome') in ('changed', 'uncertain')}
+
+
+def hand_changed(copy, entry):
+    """Why a copy of an image's properties no longer follows it, or None.
+
+    Following an image means following its journalled change: a copy whose
+    values still equal what the image had before it (or already what it
+    has after) follows; any other value was set by someone else.
+    """
+    shown = {None: 'unset'}
+    differ = [k for k in sorted(entry['before'])
+              if copy.get(k) not in (entry['before'].get(k),
+                                     entry['after'].get(k))]
+    if not differ:
+        return None
+    return ('changed by someone else: %s; name it on the command line to '
+            'change it anyway' % ', '.join(
+                '%s is %s here, the image had %s before the journalled '
+                'change' % (k, shown.get(copy.get(k), copy.get(k)),
+                            shown.get(entry['before'][k],
+                                      entry['before'][k]))
+                for k in differ))

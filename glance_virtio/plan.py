@@ -4,6 +4,7 @@ import dataclasses
 from typing import Optional
 
 from glance_virtio import detect
+from glance_virtio import journal
 from glance_virtio import model
 from glance_virtio import rules
 from glance_virtio.model import ERROR
@@ -94,3 +95,20 @@ def summary(changes):
     for change in changes:
         counts[change.action] = counts.get(change.action, 0) + 1
     return counts
+
+
+def skip_hand_changed(changes, followed, source_of):
+    """changes, a copy changed by hand since its image's change SKIPPED.
+
+    followed maps image ids to their journal entry (journal.followed);
+    source_of(change) is the id of the image the copy came from.
+    """
+    out = []
+    for change in changes:
+        entry = followed.get(source_of(change))
+        why = None
+        if entry is not None and change.action == CHANGE:
+            why = journal.hand_changed(change.image.properties, entry)
+        out.append(change if why is None else model.Change(
+            change.image, {}, (), SKIPPED, change.findings, why))
+    return out

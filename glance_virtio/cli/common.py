@@ -1,34 +1,31 @@
 """Pieces the commands share: selection options, config, columns."""
 
 import argparse
-import copy
-import fnmatch
-import json
 import logging
 import os
-import sys
 
 from cliff import _argparse
-from cliff import columns
 from cliff import lister
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_config import cfg
-import yaml
 
+from glance_virtio import columns
 from glance_virtio import conf
-from glance_virtio import glance
+from glance_virtio import engine
+from glance_virtio.kinds import images
 from glance_virtio import model
 from glance_virtio import rules
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
 CONFIG_ENV = 'GLANCE_VIRTIO_CONFIG_FILE'
 
-EXIT_FINDINGS = 3
-EXIT_FAILED = 4
-EXIT_BLOCKED = 5
+EXIT_FINDINGS = engine.EXIT_FINDINGS
+EXIT_FAILED = engine.EXIT_FAILED
+EXIT_BLOCKED = engine.EXIT_BLOCKED
 VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
 
 
@@ -90,18 +87,20 @@ class Lister(lister.Lister):
 
     # OpenStackClient would log in before parsing; connection() does.
     auth_required = False
+    command = ''
+    # '' for images, else volume or server: `openstack volume virtio-set`.
+    family = ''
+    epilogs = EPILOGS
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.formatter_class = EpilogFormatter
         return parser
 
-    command = ''
-
     def get_epilog(self):
-        if short_name(self) not in EPILOGS:
+        if short_name(self) not in self.epilogs:
             return super().get_epilog()
-        examples, codes = EPILOGS[short_name(self)]
+        examples, codes = self.epilogs[short_name(self)]
         text = epilog(examples.format(cmd=invoked(self)), codes)
         return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
 
@@ -115,22 +114,28 @@ def epilog(examples, codes):
 
 
 def short_name(cmd):
-    """'set' for `glance-virtio set` and `openstack image virtio-set`."""
+    """'set' for `glance-virtio set`, `volume-set`, `image virtio-set`."""
     # cliff's sphinx extension makes commands without a cmd_name.
     name = (getattr(cmd, 'cmd_name', None) or cmd.command).split(' ')[-1]
-    return name[len('virtio-'):] if name.startswith('virtio-') else name
+    for prefix in ('virtio-', getattr(cmd, 'family', '') + '-'):
+        if prefix != '-' and name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
 
 
 def invoked(cmd, name=None):
     """How to run command name (default: cmd itself) in the app running cmd.
 
     `glance-virtio set` in the standalone app, `openstack image virtio-set`
-    in OpenStackClient.
+    in OpenStackClient; likewise `glance-virtio volume-set` and `openstack
+    volume virtio-set`.
     """
     name = name or short_name(cmd)
-    if (getattr(cmd, 'cmd_name', None) or '').startswith('image virtio-'):
-        return 'openstack image virtio-%s' % name
-    return 'glance-virtio %s' % name
+    family = getattr(cmd, 'family', '')
+    group = family or 'image'
+    if (getattr(cmd, 'cmd_name', None) or '').startswith(group + ' virtio-'):
+        return 'openstack %s virtio-%s' % (group, name)
+    return 'glance-virtio %s%s' % (family + '-' if family else '', name)
 
 
 def usage_error(cmd, message):
@@ -285,6 +290,28 @@ def add_scsi_model(parser):
                              % ', '.join(rules.SCSI_MODELS))
 
 
+def add_target(parser, cmd, machine_type=True, example=', e.g. GV011'):
+    """--bus, --scsi-model, --machine-type and --allow of a set command."""
+    parser.add_argument('--bus', metavar='<bus>', required=True, type=lower,
+                        choices=['virtio', 'scsi', 'sata', 'ide'],
+                        help='Target hw_disk_bus: virtio, scsi, sata, ide')
+    add_scsi_model(parser)
+    if machine_type:
+        parser.add_argument('--machine-type', metavar='<type>',
+                            help='Also set hw_machine_type, e.g. q35')
+    parser.add_argument('--allow', metavar='<rule-id>', action='append',
+                        type=rule_id(cmd), default=[],
+                        help='Accept findings of this rule knowingly '
+                             '(repeatable)' + example)
+
+
+def check_target(cmd, parsed_args):
+    """Usage errors of the target options, and of an existing journal."""
+    check_journal_option(parsed_args)
+    if parsed_args.scsi_model and parsed_args.bus != 'scsi':
+        usage_error(cmd, '--scsi-model needs --bus scsi')
+
+
 def add_deep(parser):
     parser.add_argument('--deep', action='store_true',
                         help='Inspect the disk images themselves (Range '
@@ -303,162 +330,97 @@ def inspections(app, conn, images, parsed_args, config=None):
                                      use_cache=not parsed_args.no_cache)
 
 
-def filters(parsed_args):
-    """Server-side list filters from the selection options."""
-    query = dict(parsed_args.property)
-    if parsed_args.owner:
-        query['owner'] = parsed_args.owner
-    if parsed_args.visibility:
-        query['visibility'] = parsed_args.visibility
-    if parsed_args.os_type:
-        query['os_type'] = parsed_args.os_type
-    if parsed_args.tag:
-        query['tag'] = parsed_args.tag
-    return query
+# Image selection lives with the kind; the image commands use it here.
+filters = images.filters
+find = images.find
+select = images.select
+base_images = images.base_images
 
 
-def find(conn, refs):
-    """glance.find_images, its failures as one-line command errors."""
+# The columns every command shows (glance_virtio.columns).
+ListColumn = columns.ListColumn
+FindingsColumn = columns.FindingsColumn
+MessagesColumn = columns.MessagesColumn
+DictColumn = columns.DictColumn
+ChangesColumn = columns.ChangesColumn
+wants_everything = columns.wants_everything
+wants_long = columns.wants_long
+cells = columns.cells
+table = columns.table
+
+
+def journal_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError('give a file name')
+    return text
+
+
+def concurrency_arg(text):
     try:
-        return glance.find_images(conn, refs)
-    except (glance.CloudError, glance.SelectionError) as e:
-        raise exceptions.CommandError(str(e))
-    except glance.GlanceError as e:
-        raise exceptions.CommandError('cannot list images: %s' % e)
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= conf.MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            'must be a whole number from 1 to %d' % conf.MAX_CONCURRENCY)
+    return value
 
 
-def select(conn, parsed_args):
-    """The selected images; an image Glance refuses to show is an error row.
-
-    A ref matching no image or several, or a failed login, is an error.
-    """
-    if parsed_args.images:
-        images = find(conn, parsed_args.images)
-        images = [i for i in images if i.error or _matches(i, parsed_args)]
-    else:
-        try:
-            images = list(glance.list_images(conn, filters(parsed_args),
-                                             parsed_args.name_pattern))
-        except glance.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except glance.GlanceError as e:
-            raise exceptions.CommandError('cannot list images: %s' % e)
-    if not parsed_args.snapshots:
-        images = [i for i in images if not i.is_snapshot]
-    if not images:
-        sys.stderr.write('no image matched the selection\n')
-    return images
+def add_apply_options(parser, noun='Images', concurrency=None):
+    """--dry-run, --yes, --journal, --append, --concurrency."""
+    parser.add_argument('--dry-run', action='store_true',
+                        help='Print the plan and change nothing')
+    parser.add_argument('--yes', action='store_true',
+                        help='Apply without asking; without a terminal '
+                             'nothing is applied unless --yes is given')
+    parser.add_argument('--journal', metavar='<path>', type=journal_arg,
+                        help='Journal file, new unless --append is given '
+                             '(default: a new file in the site policy '
+                             '[journal] directory)')
+    parser.add_argument('--append', action='store_true',
+                        help='Add this run to the existing --journal file')
+    parser.add_argument('--concurrency', metavar='<count>',
+                        type=concurrency_arg, default=concurrency,
+                        help='%s changed at the same time, 1 to %d '
+                             '(default: %s)' % (
+                                 noun, conf.MAX_CONCURRENCY,
+                                 concurrency or 'site policy, 8'))
 
 
-def _matches(image, parsed_args):
-    wanted = filters(parsed_args)
-    tags = wanted.pop('tag', [])
-    if parsed_args.name_pattern and not fnmatch.fnmatchcase(
-            image.name, parsed_args.name_pattern):
-        return False
-    if not set(tags) <= set(image.tags):
-        return False
-    actual = {'owner': image.owner, 'visibility': image.visibility}
-    for key, value in wanted.items():
-        if key == 'visibility' and value == 'all':
-            continue
-        if actual.get(key, image.properties.get(key)) != value:
-            return False
-    return True
+def check_journal_option(parsed_args):
+    """Refuse --journal on an existing file unless --append is given."""
+    path = parsed_args.journal
+    if path and os.path.exists(path) and not parsed_args.append:
+        raise exceptions.CommandError(
+            'journal %s exists: give --append to add this run to it, or '
+            'another file' % path)
 
 
-def base_images(conn, images):
-    """Base images of selected snapshots that were not selected."""
-    ids = {i.id for i in images}
-    wanted = {i.base_image_id for i in images
-              if i.is_snapshot and i.base_image_id} - ids
-    found = {}
-    for image_id in wanted:
-        try:
-            found[image_id] = glance.get_image(conn, image_id)
-        except glance.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except glance.GlanceError as e:
-            LOG.info('base image %s not readable: %s', image_id, e)
-    return found
+def identity(conn):
+    """Who runs this command, as a journal's start record names it."""
+    return {'cloud': conn.config.name,
+            'auth_url': conn.config.get_auth_args().get('auth_url'),
+            'user_id': conn.current_user_id,
+            'project_id': conn.current_project_id}
 
 
-class _JSONList(list):
-    """A list that prints as compact JSON (csv, value, shell formats)."""
-
-    def __str__(self):
-        return json.dumps(self, separators=(',', ':'))
-
-
-class _JSONDict(dict):
-    """A dict that prints as compact JSON (csv, value, shell formats)."""
-
-    def __str__(self):
-        return json.dumps(self, separators=(',', ':'))
+def opener(conn, config, parsed_args, command, **header):
+    """open_record(**more) for the engine: the journal of this run."""
+    def open_record(**more):
+        return engine.open_journal(parsed_args, config.journal.directory,
+                                   command, identity(conn),
+                                   **dict(header, **more))
+    return open_record
 
 
-_SAFE = yaml.representer.SafeRepresenter
-yaml.SafeDumper.add_representer(_JSONList, _SAFE.represent_list)
-yaml.SafeDumper.add_representer(_JSONDict, _SAFE.represent_dict)
+def concurrency(parsed_args, config):
+    return parsed_args.concurrency or config.policy.concurrency
 
 
-def _copy(value):
-    # A fresh copy per cell: YAML writes an anchor for any object it meets
-    # twice, and two columns may hold the same findings.
-    return copy.deepcopy(value)
+class ChangeLister(Lister):
+    """A command whose exit code take_action sets in self._exit."""
 
-
-class ListColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return ', '.join(str(v) for v in self._value or ())
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class FindingsColumn(columns.FormattableColumn):
-    def human_readable(self):
-        # One id per rule; --long and -f json give every message.
-        return ', '.join(dict.fromkeys(f['rule'] for f in self._value or ()))
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class MessagesColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return '\n'.join('%s %s: %s' % (f['rule'], f['severity'], f['message'])
-                         for f in self._value or ())
-
-    def machine_readable(self):
-        return _JSONList(_copy(list(self._value or ())))
-
-
-class DictColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return ' '.join('%s=%s' % kv for kv in (self._value or {}).items())
-
-    def machine_readable(self):
-        return _JSONDict(_copy(dict(self._value or {})))
-
-
-def wants_everything(parsed_args):
-    return getattr(parsed_args, 'formatter', 'table') in ('json', 'yaml')
-
-
-def wants_long(parsed_args, long_columns):
-    """--long, a json/yaml format, or -c naming a --long column."""
-    names = {c if isinstance(c, str) else c[0] for c in long_columns}
-    return bool(getattr(parsed_args, 'long', False)
-                or wants_everything(parsed_args)
-                or names & set(getattr(parsed_args, 'columns', None) or ()))
-
-
-def cells(parsed_args, rows):
-    """Rows with absent values as null in json/yaml, else empty cells.
-
-    OSC shows an absent value as an empty cell; json and yaml as null.
-    """
-    if wants_everything(parsed_args):
-        return [tuple(None if v == '' else v for v in row) for row in rows]
-    return [tuple('' if v is None else v for v in row) for row in rows]
+    def run(self, parsed_args):
+        self._exit = 0
+        result = super().run(parsed_args)
+        return result or self._exit

@@ -5,7 +5,7 @@ import json
 import os
 import signal
 
-from glance_virtio import glance
+from glance_virtio.services import glance
 from glance_virtio import journal as journal_mod
 from tests.functional import conftest
 from tests.functional import devcloud

@@ -15,7 +15,7 @@ import openstack
 import openstack.config
 import requests
 
-from glance_virtio import glance
+from glance_virtio.services import glance
 from tests.functional import conftest
 import load_samples
 

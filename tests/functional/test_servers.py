@@ -261,3 +261,67 @@ def test_image_audit_impact(fleet, nova_manage):
     assert rows[0]['Servers Unknown'] == sum(
         r['Boot'] == 'volume' for r in ours) >= 1
     run('audit', fleet['image'], '--nova-manage', nova_manage, check=2)
+
+
+DEBIAN = {'os_type': 'linux', 'os_distro': 'debian', 'os_version': '12',
+          'hw_disk_bus': 'virtio'}
+
+
+def set_by_hand(conn, command, server_id, prop):
+    """Stop, nova-manage image_property set, start: as an operator would."""
+    conn.compute.stop_server(server_id)
+    wait(lambda: conn.compute.get_server(server_id), 'SHUTOFF')
+    proc = subprocess.run(shlex.split(command) + [
+        'image_property', 'set', server_id, '--property', prop],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    conn.compute.start_server(server_id)
+    wait(lambda: conn.compute.get_server(server_id), 'ACTIVE')
+
+
+def test_following_an_image_skips_a_server_changed_by_hand(
+        admin, nova_manage, tmp_path):
+    tag = 'gvsrv-' + uuid.uuid4().hex[:8]
+    image_id = load_samples.create(admin, tag + '-debian', [tag], DEBIAN,
+                                   data=b'\0' * 1024)['id']
+    made = []
+    try:
+        made.append(boot(admin, tag + '-a', image_id=image_id).id)
+        made.append(boot(admin, tag + '-c', image_id=image_id).id)
+        a, c = made
+        set_by_hand(admin, nova_manage, c, 'hw_disk_bus=sata')
+        image_journal = str(tmp_path / 'img.jsonl')
+        run('set', image_id, '--bus', 'scsi', '--yes', '--journal',
+            image_journal, check=0)
+
+        rows, result = run_json(
+            'server-set', '--follow-images', image_journal, '--bus', 'scsi',
+            '--nova-manage', nova_manage, '--yes', '--journal',
+            str(tmp_path / 'srv.jsonl'), check=5)
+        got = by_id(rows)
+        assert set(got) == {a, c}
+        assert (got[a]['Action'], got[a]['Outcome']) == ('change', 'changed')
+        assert (got[c]['Action'], got[c]['Outcome']) == ('skipped',
+                                                         'skipped')
+        assert 'hw_disk_bus is sata here, the image had virtio before ' \
+            'the journalled change' in got[c]['Reason']
+        assert 'plan: 1 to change, 0 unchanged, 0 blocked, 1 skipped' \
+            in result.stderr
+        assert manage_show(nova_manage, a, 'hw_disk_bus') == 'scsi'
+        assert manage_show(nova_manage, c, 'hw_disk_bus') == 'sata'
+        assert admin.compute.get_server(c).status == 'ACTIVE'
+
+        rows, _ = run_json('server-set', c, '--follow-images', image_journal,
+                           '--bus', 'scsi', '--nova-manage', nova_manage,
+                           '--yes', '--journal', str(tmp_path / 'named.jsonl'),
+                           check=0)
+        assert [(r['ID'], r['Outcome']) for r in rows] == [(c, 'changed')]
+        assert manage_show(nova_manage, c, 'hw_disk_bus') == 'scsi'
+    finally:
+        for server_id in made:
+            admin.compute.delete_server(server_id)
+        for server_id in made:
+            server = admin.compute.find_server(server_id, ignore_missing=True)
+            if server is not None:
+                admin.compute.wait_for_delete(server)
+        load_samples.delete_tagged(admin, tag)

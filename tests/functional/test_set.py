@@ -9,7 +9,7 @@ import subprocess
 
 import yaml
 
-from glance_virtio import apply
+from glance_virtio.kinds import images as apply
 from tests.functional import conftest
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json

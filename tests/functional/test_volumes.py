@@ -240,3 +240,44 @@ def test_attached_volume_changes_and_the_row_names_the_server(
         admin.compute.delete_server(server)
         admin.compute.wait_for_delete(server, wait=DEADLINE)
         wait_available(admin, boot)
+
+
+DEBIAN = {'os_type': 'linux', 'os_distro': 'debian', 'os_version': '12',
+          'hw_disk_bus': 'virtio'}
+
+
+def test_following_an_image_skips_a_copy_changed_by_hand(
+        admin, tag, volumes, tmp_path):
+    image = load_samples.create(admin, tag + '-debian', [tag], DEBIAN)['id']
+    try:
+        a = volumes.from_image(image, tag + '-a')
+        c = volumes.from_image(image, tag + '-c')
+        run('volume', 'set', '--image-property', 'hw_disk_bus=sata', c,
+            tool='openstack', check=0)
+        assert cinder_meta(admin, c)['hw_disk_bus'] == 'sata'
+        image_journal = str(tmp_path / 'img.jsonl')
+        run('set', image, '--bus', 'scsi', '--yes', '--journal',
+            image_journal, check=0)
+
+        rows, result = run_json(
+            'volume-set', '--follow-images', image_journal, '--bus', 'scsi',
+            '--yes', '--journal', str(tmp_path / 'vol.jsonl'), check=5)
+        got = by_id(rows)
+        assert set(got) == {a, c}
+        assert (got[a]['Action'], got[a]['Outcome']) == ('change', 'changed')
+        assert (got[c]['Action'], got[c]['Outcome']) == ('skipped',
+                                                         'skipped')
+        assert 'hw_disk_bus is sata here, the image had virtio before ' \
+            'the journalled change' in got[c]['Reason']
+        assert 'plan: 1 to change, 0 unchanged, 0 blocked, 1 skipped' \
+            in result.stderr
+        assert cinder_meta(admin, a)['hw_disk_bus'] == 'scsi'
+        assert cinder_meta(admin, c)['hw_disk_bus'] == 'sata'
+
+        rows, _ = run_json('volume-set', c, '--follow-images', image_journal,
+                           '--bus', 'scsi', '--yes', '--journal',
+                           str(tmp_path / 'named.jsonl'), check=0)
+        assert [(r['ID'], r['Outcome']) for r in rows] == [(c, 'changed')]
+        assert cinder_meta(admin, c)['hw_disk_bus'] == 'scsi'
+    finally:
+        load_samples.delete_tagged(admin, tag)

@@ -2,7 +2,7 @@
 
 from keystoneauth1 import exceptions as ks_exc
 
-from glance_virtio import glance
+from glance_virtio.services import glance
 
 REFUSED = ("Unable to establish connection to http://127.0.0.1:9/v3/auth/"
            "tokens: HTTPConnectionPool(host='127.0.0.1', port=9): Max "

@@ -113,7 +113,7 @@ def test_a_journal_of_one_write_loads(tmp_path):
 
 
 def test_rolling_back_as_someone_else_is_named():
-    from glance_virtio.cli import rollback
+    from glance_virtio import engine as rollback
     start = {'type': 'start', 'cloud': 'prod', 'project_id': 'p1',
              'user_id': 'u1', 'auth_url': 'https://k/v3'}
     same = {'cloud': 'prod', 'project_id': 'p1', 'user_id': 'u1',
@@ -124,3 +124,38 @@ def test_rolling_back_as_someone_else_is_named():
     assert 'cloud prod, project_id p1' in warning
     assert 'cloud lab, project_id p2' in warning
     assert 'user_id' not in warning
+
+
+ENTRY = {'image': 'i1', 'before': {'hw_disk_bus': 'virtio',
+                                   'hw_scsi_model': None},
+         'after': {'hw_disk_bus': 'scsi', 'hw_scsi_model': 'virtio-scsi'}}
+
+
+def test_a_copy_still_at_the_image_before_values_follows_it():
+    assert journal.hand_changed({'hw_disk_bus': 'virtio'}, ENTRY) is None
+    assert journal.hand_changed({'hw_disk_bus': 'scsi',
+                                 'hw_scsi_model': 'virtio-scsi'},
+                                ENTRY) is None
+
+
+def test_a_copy_changed_by_hand_says_both_values():
+    why = journal.hand_changed({'hw_disk_bus': 'sata'}, ENTRY)
+    assert why.startswith('changed by someone else: ')
+    assert 'hw_disk_bus is sata here, the image had virtio before' in why
+    assert 'hw_scsi_model' not in why
+    why = journal.hand_changed({'hw_disk_bus': 'virtio',
+                                'hw_scsi_model': 'lsilogic'}, ENTRY)
+    assert 'hw_scsi_model is lsilogic here, the image had unset' in why
+
+
+def test_followed_takes_changed_and_uncertain_images():
+    records = [{'type': 'start', 'command': 'set'},
+               dict(ENTRY, type='intent', name='a'),
+               {'type': 'result', 'image': 'i1', 'outcome': 'changed'},
+               dict(ENTRY, type='intent', image='i2'),
+               {'type': 'result', 'image': 'i2', 'outcome': 'failed'}]
+    got = journal.followed(records)
+    assert list(got) == ['i1']
+    assert got['i1']['before'] == ENTRY['before']
+    with pytest.raises(ValueError):
+        journal.followed([{'type': 'start', 'command': 'volume-set'}])

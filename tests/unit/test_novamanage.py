@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from glance_virtio import novamanage
+from glance_virtio.services import novamanage
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'data',
                         'nova-manage')

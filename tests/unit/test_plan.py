@@ -1,6 +1,6 @@
 import pytest
 
-from glance_virtio import apply
+from glance_virtio.kinds import images as apply
 from glance_virtio import audit
 from glance_virtio import model
 from glance_virtio import plan
@@ -135,3 +135,22 @@ def test_audit_rows_and_recommendation():
     assert rows[1]['recommended_bus'] == 'unknown'
     assert audit.failing(rows, 'warning') == rows
     assert audit.failing(rows, 'error') == []
+
+
+def test_a_copy_changed_by_hand_is_skipped_when_following_its_image():
+    entry = {'before': {'hw_disk_bus': 'virtio', 'hw_scsi_model': None},
+             'after': {'hw_disk_bus': 'scsi',
+                       'hw_scsi_model': 'virtio-scsi'}}
+    copies = [image('a', **UBUNTU, hw_disk_bus='virtio'),
+              image('c', **UBUNTU, hw_disk_bus='sata'),
+              image('other', **UBUNTU, hw_disk_bus='sata')]
+    source = {'a': 'img', 'c': 'img', 'other': 'img2'}
+    changes = plan.make_plan(copies, plan.Target('scsi'), POLICY)
+    assert [c.action for c in changes] == [plan.CHANGE] * 3
+    got = plan.skip_hand_changed(changes, {'img': entry},
+                                 lambda c: source[c.image.id])
+    assert [c.action for c in got] == [plan.CHANGE, plan.SKIPPED,
+                                       plan.CHANGE]
+    assert 'hw_disk_bus is sata here, the image had virtio' in got[1].reason
+    assert got[1].set == {} and got[1].findings == changes[1].findings
+    assert plan.summary(got)[plan.SKIPPED] == 1

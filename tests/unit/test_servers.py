@@ -1,11 +1,11 @@
 import pytest
 
 from glance_virtio import journal
+from glance_virtio.kinds import servers
+from glance_virtio.kinds import servers as serverapply
+from glance_virtio.kinds import volumes as volume_mod
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import serverapply
-from glance_virtio import servers
-from glance_virtio import volume as volume_mod
 
 POLICY = model.Policy()
 UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}

@@ -4,13 +4,12 @@ import json
 
 import pytest
 
-from glance_virtio import apply
-from glance_virtio import cinder
+from glance_virtio import engine as apply
 from glance_virtio import journal
+from glance_virtio.kinds import volumes as volume
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import volume
-from glance_virtio import volume_apply
+from glance_virtio.services import cinder
 
 UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}
 
@@ -245,8 +244,8 @@ def test_write_sets_then_unsets_journaling_each(monkeypatch):
     fake = FakeCinder(START)
     fake.install(monkeypatch)
     records = Records()
-    out = volume_apply.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
-                                 records, sleep=lambda s: None)
+    out = volume.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
+                           records, sleep=lambda s: None)
     assert out.outcome == apply.CHANGED, out
     assert fake.props == {'image_id': 'img1', 'hw_disk_bus': 'scsi',
                           'hw_scsi_model': 'virtio-scsi'}
@@ -259,8 +258,8 @@ def test_failed_second_call_undoes_the_first(monkeypatch):
     fake = FakeCinder(START, fail_unset='vmware_adaptertype')
     fake.install(monkeypatch)
     records = Records()
-    out = volume_apply.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
-                                 records, sleep=lambda s: None)
+    out = volume.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
+                           records, sleep=lambda s: None)
     assert out.outcome == apply.FAILED
     assert 'were undone: nothing changed' in out.error
     assert fake.props == START
@@ -273,8 +272,8 @@ def test_failed_second_call_undoes_the_first(monkeypatch):
 def test_failed_undo_says_half_changed(monkeypatch):
     fake = FakeCinder(START, fail_unset='vmware_adaptertype', fail_undo=True)
     fake.install(monkeypatch)
-    out = volume_apply.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
-                                 Records(), sleep=lambda s: None)
+    out = volume.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
+                           Records(), sleep=lambda s: None)
     assert out.outcome == apply.UNCERTAIN
     assert out.error.startswith('HALF CHANGED')
 
@@ -282,24 +281,25 @@ def test_failed_undo_says_half_changed(monkeypatch):
 def test_conflict_and_refused_state_change_nothing(monkeypatch):
     fake = FakeCinder(dict(START, hw_disk_bus='sata'))
     fake.install(monkeypatch)
-    out = volume_apply.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
-                                 Records(), sleep=lambda s: None)
+    out = volume.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
+                           Records(), sleep=lambda s: None)
     assert out.outcome == apply.CONFLICT and fake.calls == []
     monkeypatch.setattr(cinder, 'get_volume', lambda c, v: volume.Volume(
         id=v, status='maintenance', image_metadata=dict(START)))
-    out = volume_apply.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
-                                 Records(), sleep=lambda s: None)
+    out = volume.write_one(None, apply.Write('v1', 'a', BEFORE, AFTER),
+                           Records(), sleep=lambda s: None)
     assert out.outcome == apply.FAILED and 'maintenance' in out.error
     assert fake.calls == []
 
 
 def test_every_column_of_a_snapshot_row_formats():
+    from glance_virtio.cli import common
     from glance_virtio.cli import volume as cli
     vol = volume.to_volume(body(meta=meta(**UBUNTU)))
     snap = volume.to_snapshot({'id': 's1', 'volume_id': 'v1'})
     rows = volume.audit_rows([vol], {'img1': 'deleted'}, model.Policy(),
                              [snap])
-    _, data = cli.table(cli.AUDIT_COLUMNS + cli.AUDIT_LONG, rows)
+    _, data = common.table(cli.AUDIT_COLUMNS + cli.AUDIT_LONG, rows)
     for row in data:
         for cell in row:
             if hasattr(cell, 'machine_readable'):

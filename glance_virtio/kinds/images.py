@@ -1,53 +1,36 @@
-"""Carry out property changes: concurrent, retried, verified, journaled."""
+"""Images: Glance's own properties, one JSON PATCH per image.
 
-import concurrent.futures
-import dataclasses
+How images are selected, written (read fresh, PATCH, verified from
+Glance's answer, retried while it is safe to) and read back for rollback;
+the engine does the rest.
+"""
+
+import fnmatch
 import functools
 import logging
+import sys
 import threading
 import time
-from typing import Mapping, Optional
 
-from glance_virtio import glance
+from osc_lib import exceptions
+
+from glance_virtio import engine
+from glance_virtio import journal
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
-CHANGED = 'changed'
-UNCHANGED = 'unchanged'
-CONFLICT = 'conflict'
-FAILED = 'failed'
-# The PATCH may or may not have landed: the journal says which to check.
-UNCERTAIN = 'uncertain'
-NOT_DONE = (FAILED, CONFLICT, UNCERTAIN)
-ATTEMPTS = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """Take the keys of one image from expected to desired (None: absent)."""
-
-    image_id: str
-    name: str
-    expected: Mapping[str, Optional[str]]
-    desired: Mapping[str, Optional[str]]
-
-
-class Interrupted(Exception):
-    """The run was stopped; outcomes holds the writes that finished."""
-
-    def __init__(self, outcomes):
-        super().__init__('interrupted')
-        self.outcomes = outcomes
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    image_id: str
-    name: str
-    outcome: str
-    before: Mapping[str, Optional[str]]
-    after: Mapping[str, Optional[str]]
-    error: str = ''
+CHANGED = engine.CHANGED
+UNCHANGED = engine.UNCHANGED
+CONFLICT = engine.CONFLICT
+FAILED = engine.FAILED
+UNCERTAIN = engine.UNCERTAIN
+NOT_DONE = engine.NOT_DONE
+ATTEMPTS = engine.ATTEMPTS
+Write = engine.Write
+Outcome = engine.Outcome
+Interrupted = engine.Interrupted
+differences = engine.differences
 
 
 def json_patch(current, desired):
@@ -63,28 +46,12 @@ def json_patch(current, desired):
     return ops
 
 
-def differences(found, expected):
-    """'key is X, expected Y' for each key whose value differs."""
-    def shown(value):
-        return 'unset' if value is None else value
-    return ', '.join('%s is %s, expected %s' % (k, shown(found.get(k)),
-                                                shown(v))
-                     for k, v in expected.items() if found.get(k) != v)
-
-
 def _values(image, keys):
     return {k: image.properties.get(k) for k in keys}
 
 
-def _retry(func, *args, sleep=time.sleep, backoff=0.5):
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return func(*args)
-        except glance.GlanceError as e:
-            if not e.retriable or attempt == ATTEMPTS:
-                raise
-            LOG.info('retrying after %s (attempt %d)', e, attempt)
-            sleep(backoff * 2 ** (attempt - 1))
+def _retry(func, *args, sleep=time.sleep):
+    return engine.retry(func, *args, errors=glance.GlanceError, sleep=sleep)
 
 
 class FreshReads:
@@ -190,34 +157,124 @@ def batch_size(concurrency):
     return max(8, min(50, 2 * concurrency))
 
 
-def run(conn, writes, journal, concurrency=8, progress=None, writer=None):
+def run(conn, writes, journal, concurrency=8, progress=None):
     """Apply writes with bounded concurrency; outcomes in input order.
 
-    writer(conn, write, journal) does one write (volume_apply has Cinder's);
-    by default write_one, with fresh reads in batches.
-
-    On KeyboardInterrupt no new write starts; the writes in flight finish
-    and Interrupted carries the outcomes so far (None: not attempted).
+    Each image is read fresh in batches (FreshReads) just before its PATCH.
     """
-    if writer is None:
-        reads = FreshReads(conn, [w.image_id for w in writes],
-                           batch_size(concurrency))
-        writer = functools.partial(write_one, reads=reads)
-    outcomes = [None] * len(writes)
-    pool = concurrent.futures.ThreadPoolExecutor(concurrency)
-    futures = {}
+    reads = FreshReads(conn, [w.id for w in writes],
+                       batch_size(concurrency))
+    return engine.run(writes, functools.partial(
+        _write, conn, journal=journal, reads=reads), concurrency, progress)
+
+
+def _write(conn, write, journal, reads):
+    return write_one(conn, write, journal, reads=reads)
+
+
+def filters(parsed_args):
+    """Server-side list filters from the selection options."""
+    query = dict(parsed_args.property)
+    if parsed_args.owner:
+        query['owner'] = parsed_args.owner
+    if parsed_args.visibility:
+        query['visibility'] = parsed_args.visibility
+    if parsed_args.os_type:
+        query['os_type'] = parsed_args.os_type
+    if parsed_args.tag:
+        query['tag'] = parsed_args.tag
+    return query
+
+
+def find(conn, refs):
+    """glance.find_images, its failures as one-line command errors."""
     try:
-        for n, w in enumerate(writes):
-            futures[pool.submit(writer, conn, w, journal)] = n
-        for future in concurrent.futures.as_completed(futures):
-            outcomes[futures[future]] = future.result()
-            if progress:
-                progress(outcomes[futures[future]])
-    except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, n in futures.items():
-            if future.done() and not future.cancelled():
-                outcomes[n] = future.result()
-        raise Interrupted(outcomes)
-    pool.shutdown(wait=True)
-    return outcomes
+        return glance.find_images(conn, refs)
+    except (glance.CloudError, glance.SelectionError) as e:
+        raise exceptions.CommandError(str(e))
+    except glance.GlanceError as e:
+        raise exceptions.CommandError('cannot list images: %s' % e)
+
+
+def select(conn, parsed_args):
+    """The selected images; an image Glance refuses to show is an error row.
+
+    A ref matching no image or several, or a failed login, is an error.
+    """
+    if parsed_args.images:
+        images = find(conn, parsed_args.images)
+        images = [i for i in images if i.error or _matches(i, parsed_args)]
+    else:
+        try:
+            images = list(glance.list_images(conn, filters(parsed_args),
+                                             parsed_args.name_pattern))
+        except glance.CloudError as e:
+            raise exceptions.CommandError(str(e))
+        except glance.GlanceError as e:
+            raise exceptions.CommandError('cannot list images: %s' % e)
+    if not parsed_args.snapshots:
+        images = [i for i in images if not i.is_snapshot]
+    if not images:
+        sys.stderr.write('no image matched the selection\n')
+    return images
+
+
+def _matches(image, parsed_args):
+    wanted = filters(parsed_args)
+    tags = wanted.pop('tag', [])
+    if parsed_args.name_pattern and not fnmatch.fnmatchcase(
+            image.name, parsed_args.name_pattern):
+        return False
+    if not set(tags) <= set(image.tags):
+        return False
+    actual = {'owner': image.owner, 'visibility': image.visibility}
+    for key, value in wanted.items():
+        if key == 'visibility' and value == 'all':
+            continue
+        if actual.get(key, image.properties.get(key)) != value:
+            return False
+    return True
+
+
+def base_images(conn, images):
+    """Base images of selected snapshots that were not selected."""
+    ids = {i.id for i in images}
+    wanted = {i.base_image_id for i in images
+              if i.is_snapshot and i.base_image_id} - ids
+    found = {}
+    for image_id in wanted:
+        try:
+            found[image_id] = glance.get_image(conn, image_id)
+        except glance.CloudError as e:
+            raise exceptions.CommandError(str(e))
+        except glance.GlanceError as e:
+            LOG.info('base image %s not readable: %s', image_id, e)
+    return found
+
+
+def rollback_entries(path):
+    """(start record, entries) of an image set journal to roll back."""
+    start, touched = journal.load(path)
+    return start, [dict(t, id=t['image']) for t in touched]
+
+
+class Images(engine.Kind):
+    noun = 'image'
+    set_command = 'set'
+    rollback_command = 'rollback'
+
+    def run(self, conn, writes, record, concurrency, progress):
+        return run(conn, writes, record, concurrency, progress)
+
+    def read(self, conn, image_id, keys):
+        try:
+            image = glance.get_image(conn, image_id)
+        except glance.GlanceError as e:
+            if e.status in (None, 401):
+                raise exceptions.CommandError('cannot read image %s: %s'
+                                              % (image_id, e))
+            raise engine.Unreadable(str(e))
+        return {k: image.properties.get(k) for k in keys}
+
+
+KIND = Images()

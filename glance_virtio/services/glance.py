@@ -130,22 +130,45 @@ def to_image(body):
         tags=tuple(body.get('tags') or ()))
 
 
-def _request(conn, url, method='GET', **kwargs):
+def request(proxy, url, method='GET', errors=None, error=None, cloud=None,
+            service='image', detail=None, no_endpoint=None, **kwargs):
+    """The response of one request to a service; every service's errors.
+
+    errors maps HTTP codes to what they mean for this service; error is
+    the per-thing error class, cloud the whole command's (login,
+    connection, 401). detail(resp) adds the service's own words to a
+    known code; without it the known meaning stands alone. no_endpoint:
+    the message when the catalog has no such service.
+    """
+    errors = CLIENT_ERRORS if errors is None else errors
+    error, cloud = error or GlanceError, cloud or CloudError
     try:
-        resp = conn.image.request(url, method, raise_exc=False, **kwargs)
+        resp = proxy.request(url, method, raise_exc=False, **kwargs)
+    except (ks_exc.EndpointNotFound, sdk_exc.ServiceDisabledException) as e:
+        if no_endpoint is None:
+            raise cloud_error(e, service, cloud) from e
+        raise cloud(no_endpoint)
     except ks_exc.ClientException as e:
-        # Raised only by the login and the connection, never for one image.
-        raise cloud_error(e) from e
+        # Raised only by the login and the connection, never for one thing.
+        raise cloud_error(e, service, cloud) from e
     if resp.status_code == 401:
         # keystoneauth has already logged in again once and retried.
-        raise CloudError('%s %s: HTTP 401 %s' % (method, url,
-                                                 CLIENT_ERRORS[401]), 401)
+        raise cloud('%s %s: HTTP 401 %s' % (method, url, errors[401]), 401)
     if resp.status_code >= 400:
-        raise GlanceError('%s %s: HTTP %s %s' % (
-            method, url, resp.status_code,
-            CLIENT_ERRORS.get(resp.status_code, _detail(resp))),
-            resp.status_code)
+        known = errors.get(resp.status_code)
+        if known is None:
+            message = (detail or _detail)(resp)
+        elif detail is not None:
+            message = '%s: %s' % (known, detail(resp))
+        else:
+            message = known
+        raise error('%s %s: HTTP %s %s' % (method, url, resp.status_code,
+                                           message), resp.status_code)
     return resp
+
+
+def _request(conn, url, method='GET', **kwargs):
+    return request(conn.image, url, method, **kwargs)
 
 
 def _detail(resp):

@@ -5,15 +5,19 @@ requests: the per-volume HTTP status decides whether a failure is that
 volume's (400, 403, 404, 409) or the whole command's (401, unreachable).
 """
 
+import dataclasses
 import logging
+from typing import Mapping, Optional, Tuple
 
-from keystoneauth1 import exceptions as ks_exc
-
-from glance_virtio import glance
-from glance_virtio import volume
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
+# Keys Cinder copies from the image record rather than from its properties
+# (cinder.conf glance_core_properties, plus what Cinder adds itself).
+CORE_KEYS = frozenset((
+    'checksum', 'container_format', 'disk_format', 'image_id', 'image_name',
+    'min_disk', 'min_ram', 'name', 'size', 'signature_verified'))
 PAGE_SIZE = 1000
 CLIENT_ERRORS = {
     400: 'refused by Cinder',
@@ -33,8 +37,76 @@ class CloudError(glance.CloudError, CinderError):
     """Login, connection or service catalog failed: never one volume's."""
 
 
-def _cloud_error(exc):
-    return glance.cloud_error(exc, 'volume', CloudError)
+@dataclasses.dataclass(frozen=True)
+class Volume:
+    """What Cinder says of one volume."""
+
+    id: str
+    name: str = ''
+    project: str = ''
+    status: str = ''
+    bootable: bool = False
+    size: Optional[int] = None
+    servers: Tuple[str, ...] = ()
+    # (server id, device) of each attachment.
+    devices: Tuple[Tuple[str, str], ...] = ()
+    # None: Cinder holds no image metadata for the volume.
+    image_metadata: Optional[Mapping[str, str]] = None
+    created_at: str = ''
+    error: Optional[str] = None
+
+    @property
+    def image_id(self):
+        return (self.image_metadata or {}).get('image_id') or None
+
+    @property
+    def properties(self):
+        return {k: v for k, v in (self.image_metadata or {}).items()
+                if k not in CORE_KEYS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What Cinder says of one volume snapshot."""
+
+    id: str
+    name: str = ''
+    project: str = ''
+    status: str = ''
+    volume_id: str = ''
+    created_at: str = ''
+
+
+def _text(value):
+    return value if isinstance(value, str) else str(value)
+
+
+def to_volume(body):
+    """A Volume from a Cinder v3 volume JSON body."""
+    meta = body.get('volume_image_metadata')
+    return Volume(
+        id=body['id'], name=body.get('name') or '',
+        project=body.get('os-vol-tenant-attr:tenant_id') or '',
+        status=body.get('status') or '',
+        bootable=str(body.get('bootable')).lower() == 'true',
+        size=body.get('size'),
+        servers=tuple(a.get('server_id') for a in body.get('attachments')
+                      or () if a.get('server_id')),
+        devices=tuple((a['server_id'], a.get('device') or '')
+                      for a in body.get('attachments') or ()
+                      if a.get('server_id')),
+        image_metadata=({k: _text(v) for k, v in meta.items()}
+                        if isinstance(meta, dict) and meta else None),
+        created_at=body.get('created_at') or '')
+
+
+def to_snapshot(body):
+    """A Snapshot from a Cinder v3 snapshot JSON body."""
+    return Snapshot(
+        id=body['id'], name=body.get('name') or '',
+        project=body.get('os-extended-snapshot-attributes:project_id') or '',
+        status=body.get('status') or '', volume_id=body.get('volume_id')
+        or '', created_at=body.get('created_at') or '')
 
 
 def login(conn):
@@ -57,21 +129,9 @@ def _detail(resp):
 
 
 def _request(conn, url, method='GET', **kwargs):
-    try:
-        resp = conn.block_storage.request(url, method, raise_exc=False,
-                                          **kwargs)
-    except ks_exc.ClientException as e:
-        raise _cloud_error(e) from e
-    if resp.status_code == 401:
-        raise CloudError('%s %s: HTTP 401 %s' % (method, url,
-                                                 CLIENT_ERRORS[401]), 401)
-    if resp.status_code >= 400:
-        known = CLIENT_ERRORS.get(resp.status_code)
-        detail = _detail(resp)
-        message = '%s: %s' % (known, detail) if known else detail
-        raise CinderError('%s %s: HTTP %s %s' % (
-            method, url, resp.status_code, message), resp.status_code)
-    return resp
+    return glance.request(conn.block_storage, url, method, CLIENT_ERRORS,
+                          CinderError, CloudError, 'volume', _detail,
+                          **kwargs)
 
 
 def _paged(conn, url, key, params):
@@ -103,7 +163,7 @@ def list_volumes(conn, project_id=None):
     if project_id:
         params['project_id'] = project_id
     for body in _paged(conn, '/volumes/detail', 'volumes', params):
-        yield volume.to_volume(body)
+        yield to_volume(body)
 
 
 def get_volume(conn, volume_id):
@@ -112,7 +172,7 @@ def get_volume(conn, volume_id):
     if not isinstance(body.get('volume'), dict):
         raise CinderError('GET /volumes/%s: the answer has no volume'
                           % volume_id)
-    return volume.to_volume(body['volume'])
+    return to_volume(body['volume'])
 
 
 def find_volumes(conn, refs):
@@ -130,13 +190,13 @@ def find_volumes(conn, refs):
             raise
         except CinderError as e:
             if e.status not in (400, 404):
-                found.append(volume.Volume(id=ref, error=str(e)))
+                found.append(Volume(id=ref, error=str(e)))
                 continue
         matches = [v for v in _paged(conn, '/volumes/detail', 'volumes',
                                      {'all_tenants': 1, 'name': ref})
                    if v.get('name') == ref]
         if len(matches) == 1:
-            found.append(volume.to_volume(matches[0]))
+            found.append(to_volume(matches[0]))
         elif not matches:
             kind = 'with id or name' if glance.UUID.match(ref) else 'named'
             problems.append('no volume %s %s is visible to this project'
@@ -155,7 +215,7 @@ def list_snapshots(conn, project_id=None):
     if project_id:
         params['project_id'] = project_id
     for body in _paged(conn, '/snapshots/detail', 'snapshots', params):
-        yield volume.to_snapshot(body)
+        yield to_snapshot(body)
 
 
 def _action(conn, volume_id, body):

@@ -1,13 +1,14 @@
 """The only module that talks to Nova: list, show, stop and start servers."""
 
-import time
+import dataclasses
 import logging
+import time
+from typing import Mapping, Optional, Tuple
 
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
-from glance_virtio import glance
-from glance_virtio import servers
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,48 @@ CLIENT_ERRORS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """What Nova says of one server."""
+
+    id: str
+    name: str = ''
+    project_id: str = ''
+    status: str = ''
+    task_state: Optional[str] = None
+    image_id: Optional[str] = None  # None: booted from a volume
+    volume_ids: Tuple[str, ...] = ()
+    root_device: Optional[str] = None
+    # image_* system metadata recorded at boot; None: not known.
+    recorded: Optional[Mapping[str, str]] = None
+    recorded_from: Optional[str] = None  # api, nova-manage
+    error: Optional[str] = None
+
+    @property
+    def volume_backed(self):
+        return self.image_id is None
+
+
+def to_server(body, with_properties):
+    image = body.get('image')
+    image_id = image.get('id') if isinstance(image, dict) else None
+    recorded = None
+    if with_properties and isinstance(image, dict) and isinstance(
+            image.get('properties'), dict):
+        recorded = {k: str(v) for k, v in image['properties'].items()}
+    return Server(
+        id=body['id'], name=body.get('name') or '',
+        project_id=body.get('tenant_id') or body.get('project_id') or '',
+        status=body.get('status') or '',
+        task_state=body.get('OS-EXT-STS:task_state'),
+        image_id=image_id or None,
+        volume_ids=tuple(v['id'] for v in body.get(
+            'os-extended-volumes:volumes_attached') or () if 'id' in v),
+        root_device=body.get('OS-EXT-SRV-ATTR:root_device_name'),
+        recorded=recorded, recorded_from='api' if recorded is not None
+        else None)
+
+
 class NovaError(glance.GlanceError):
     """A Nova request failed; status is the HTTP code or None."""
 
@@ -36,26 +79,11 @@ NO_ENDPOINT = 'no compute endpoint in the service catalog: is Nova deployed?'
 def _request(conn, url, method='GET', microversion=None, **kwargs):
     if microversion:
         kwargs['microversion'] = microversion
-    try:
-        resp = conn.compute.request(url, method, raise_exc=False, **kwargs)
-    except (ks_exc.EndpointNotFound, sdk_exc.ServiceDisabledException):
-        raise glance.CloudError(NO_ENDPOINT)
-    except ks_exc.ClientException as e:
-        raise glance.cloud_error(e) from e
-    if resp.status_code == 401:
-        raise glance.CloudError('%s %s: HTTP 401 %s' % (
-            method, url, CLIENT_ERRORS[401]), 401)
-    if resp.status_code >= 400:
-        raise NovaError('%s %s: HTTP %s %s' % (
-            method, url, resp.status_code,
-            CLIENT_ERRORS.get(resp.status_code, _detail(resp))),
-            resp.status_code)
-    return resp
-
-
-def _detail(resp):
-    text = (resp.text or '').strip().replace('\n', ' ')
-    return text[:200] or resp.reason or 'error'
+    # A Nova error is the known meaning of its code, else Nova's words; a
+    # login or connection failure says "image" as it always has.
+    return glance.request(conn.compute, url, method, CLIENT_ERRORS,
+                          NovaError, glance.CloudError,
+                          no_endpoint=NO_ENDPOINT, **kwargs)
 
 
 def microversions(conn):
@@ -98,7 +126,7 @@ def list_servers(conn, all_projects=False, project=None):
         body = _request(conn, '/servers/detail', params=params,
                         microversion=version, connect_retries=3).json()
         page = body.get('servers', [])
-        found += [servers.to_server(item, version is not None)
+        found += [to_server(item, version is not None)
                   for item in page]
         if not body.get('servers_links') or not page:
             return found
@@ -121,7 +149,7 @@ def get_server(conn, server_id):
     version = _version(conn)
     body = _request(conn, '/servers/%s' % server_id, microversion=version,
                     connect_retries=3).json()
-    return servers.to_server(body['server'], version is not None)
+    return to_server(body['server'], version is not None)
 
 
 def find_servers(conn, refs, all_projects=False):
