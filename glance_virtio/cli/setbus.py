@@ -15,6 +15,7 @@ from glance_virtio import conf
 from glance_virtio import journal
 from glance_virtio import plan
 from glance_virtio import rules
+from glance_virtio.verify import afterset
 
 LOG = logging.getLogger(__name__)
 
@@ -275,6 +276,7 @@ class SetBus(common.Lister):
         common.add_deep(parser)
         add_apply_options(parser)
         runbook.add_option(parser)
+        afterset.add_options(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -318,8 +320,16 @@ class SetBus(common.Lister):
                 conn, writes, record,
                 args.concurrency or config.policy.concurrency)
         self._exit = 1 if interrupted else exit_code(changes, outcomes)
+        verified = None
+        if afterset.wanted(args) and outcomes and not interrupted:
+            verified, code = afterset.run(conn, policy, args, outcomes,
+                                          record.path)
+            self._exit = code if code == 4 or not self._exit else self._exit
         rows = plan_rows(changes, {o.image_id: o for o in outcomes if o},
                          applied=bool(outcomes))
+        if verified is not None:
+            return COLUMNS + (afterset.COLUMN,), common.cells(args, [
+                r + (verified.get(r[0]),) for r in rows])
         return COLUMNS, common.cells(args, rows)
 
     def run(self, parsed_args):

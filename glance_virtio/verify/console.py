@@ -65,7 +65,9 @@ MARKERS = (
            r'<INSTANCE CLASSNAME="BLUESCREEN">|INACCESSIBLE_BOOT_DEVICE|'
            r'STOP: 0x0*7B\b|"0x0*7B"'),
     # Successes.
-    Marker('login prompt', BOOTED, r'^\S+ login:\s*$'),
+    # A kernel message may land on the prompt's line before any input.
+    Marker('login prompt', BOOTED,
+           r'^\S+ login:\s*(\[\s*\d+\.\d+\].*)?$'),
     Marker('multi-user target', BOOTED,
            r'Reached target .*(multi-user\.target|Multi-User System|'
            r'graphical\.target|Graphical Interface)'),

@@ -33,7 +33,12 @@ OVMF = (('/usr/share/OVMF/OVMF_CODE_4M.fd', '/usr/share/OVMF/OVMF_VARS_4M.fd'),
         ('/usr/share/edk2/ovmf/OVMF_CODE.fd',
          '/usr/share/edk2/ovmf/OVMF_VARS.fd'))
 TB_SIZE_MB = 128
-KVM_PROBE_SECONDS = 20
+# The probe sector runs in well under a second under TCG; a KVM that needs
+# longer is one that hangs now and then (seen here).
+KVM_PROBE_SECONDS = 5
+# A KVM canary whose console stays empty this long is given up and booted
+# again under TCG (and KVM is not used again in this process).
+KVM_SILENCE_SECONDS = 30
 # After the verdict, read a little longer for more evidence lines.
 SETTLE_SECONDS = 2.0
 POLL_SECONDS = 0.2
@@ -82,11 +87,12 @@ def ovmf():
 
 
 def kvm_works(qemu):
-    """True when a KVM guest runs code here (cached per process).
+    """True when a KVM guest runs real-mode boot code here (cached).
 
-    /dev/kvm can exist and still hang (nested virtualisation, a busy
-    host): the probe boots SeaBIOS under KVM and waits for its first words
-    on the debug port, with a deadline.
+    /dev/kvm can exist and still hang (seen here under nested
+    virtualisation: SeaBIOS runs, the boot sector never does). The probe
+    boots a boot sector that writes PROBE_OK to the debug port, with a
+    deadline; anything else means TCG.
     """
     with _kvm_lock:
         if qemu not in _kvm_answer:
@@ -94,31 +100,53 @@ def kvm_works(qemu):
         return _kvm_answer[qemu]
 
 
-def _probe_kvm(qemu):
-    if not os.access('/dev/kvm', os.R_OK | os.W_OK):
-        return False
+PROBE_OK = b'GVPROBE-OK'
+# xor ax,ax; mov ds,ax; mov dx,0x402; mov si,0x7c17; cld;
+# 1: lodsb; test al,al; jz 2f; out dx,al; jmp 1b; 2: cli; hlt; jmp 2b
+PROBE_CODE = bytes.fromhex('31c08ed8ba0204be177cfcac84c07403eeebf8faf4ebfd')
+
+
+def probe_sector():
+    """A 4 KiB raw disk whose boot sector says PROBE_OK on port 0x402."""
+    code = PROBE_CODE + PROBE_OK + b'\n\0'
+    return code + bytes(510 - len(code)) + b'\x55\xaa' + bytes(3584)
+
+
+def probe(qemu, accel, seconds=KVM_PROBE_SECONDS):
+    """True when ``accel`` boots the probe sector within ``seconds``."""
     work = tempfile.mkdtemp(prefix='gv-kvm-probe-')
     log = os.path.join(work, 'debugcon')
+    disk = os.path.join(work, 'probe.img')
+    with open(disk, 'wb') as f:
+        f.write(probe_sector())
     try:
         proc = subprocess.Popen(
-            [qemu, '-accel', 'kvm', '-machine', 'pc', '-nodefaults',
+            [qemu, '-accel', accel, '-machine', 'pc', '-nodefaults',
              '-no-user-config', '-display', 'none', '-m', '64',
-             '-no-reboot', '-chardev', 'file,id=dbg,path=' + log,
+             '-no-reboot', '-nic', 'none',
+             '-drive', 'file=%s,format=raw,if=ide' % disk,
+             '-chardev', 'file,id=dbg,path=' + log,
              '-device', 'isa-debugcon,iobase=0x402,chardev=dbg'],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + KVM_PROBE_SECONDS
+        deadline = time.monotonic() + seconds
         works = False
         while time.monotonic() < deadline and proc.poll() is None:
-            if os.path.exists(log) and b'SeaBIOS' in _read(log):
+            if os.path.exists(log) and PROBE_OK in _read(log):
                 works = True
                 break
             time.sleep(POLL_SECONDS)
         _kill(proc)
-        LOG.debug('KVM probe: %s', 'works' if works else 'no guest output')
+        LOG.debug('%s probe: %s', accel, 'boots' if works else 'no output')
         return works
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _probe_kvm(qemu):
+    if not os.access('/dev/kvm', os.R_OK | os.W_OK):
+        return False
+    return probe(qemu, 'kvm')
 
 
 def accelerator(options, qemu):
@@ -237,10 +265,21 @@ def boot(image_path, image_format, virtual_size, state, firmware_type,
     qemu = qemu_binary(options)
     work = tempfile.mkdtemp(prefix='gv-canary-')
     try:
-        return _boot(qemu, work, image_path, image_format, virtual_size,
-                     state, firmware_type, options, name)
+        result = _boot(qemu, work, image_path, image_format, virtual_size,
+                       state, firmware_type, options, name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if result.verdict.reason != KVM_SILENT:
+        return result
+    LOG.warning('KVM canary %s wrote nothing in %d s: KVM hangs here, '
+                'booting again under TCG', name, KVM_SILENCE_SECONDS)
+    with _kvm_lock:
+        _kvm_answer[qemu] = False
+    return boot(image_path, image_format, virtual_size, state,
+                firmware_type, options, name)
+
+
+KVM_SILENT = 'KVM wrote nothing'
 
 
 def _boot(qemu, work, image_path, image_format, virtual_size, state,
@@ -281,7 +320,9 @@ def _boot(qemu, work, image_path, image_format, virtual_size, state,
     qmp = _Qmp(qmp_path)
     try:
         qmp.connect(child, started + 30)
-        verdict, reason = _watch(child, log, qmp, started, options.timeout)
+        verdict, reason = _watch(child, log, qmp, started, options.timeout,
+                                 KVM_SILENCE_SECONDS if kind == 'kvm' and
+                                 options.accel == 'auto' else None)
     finally:
         seconds = time.monotonic() - started
         child.kill()
@@ -300,7 +341,7 @@ def _boot(qemu, work, image_path, image_format, virtual_size, state,
                   log if options.console_dir else None)
 
 
-def _watch(proc, log, qmp, started, timeout):
+def _watch(proc, log, qmp, started, timeout, silence=None):
     """(Verdict, why it ended) from the console file and QMP events."""
     classifier = console.Classifier()
     offset, pending = 0, b''
@@ -340,6 +381,9 @@ def _watch(proc, log, qmp, started, timeout):
         if now - started > timeout:
             reason = 'timeout after %d s' % timeout
             break
+        if silence and not offset and now - started > silence:
+            return console.Verdict(console.UNKNOWN, None, (),
+                                   KVM_SILENT), KVM_SILENT
         time.sleep(POLL_SECONDS)
     if reason == 'verdict':
         return classifier.result(), reason

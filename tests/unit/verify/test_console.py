@@ -125,6 +125,10 @@ def test_our_own_kill_is_not_a_reset():
 def test_login_prompt_needs_a_line_of_its_own():
     assert console.match('canary login: ').name == 'login prompt'
     assert console.match('Last login: Mon Dec  1') is None
+    # Captured: the kernel wrote on the prompt's line 0.3 s later.
+    assert console.match('canary login: [   91.059979] powernow_k8: Power '
+                         'state transitions not supported\r').name == \
+        'login prompt'
     assert console.match('[    0.0] Kernel command line: x login: ') is None
 
 
