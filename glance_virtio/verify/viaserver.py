@@ -38,6 +38,19 @@ def _networks(conn, ref):
     return [{'uuid': network.id}]
 
 
+def create(conn, image, flavor, network):
+    """The new server's id; networks "none" needs microversion 2.37."""
+    body = {'server': {'name': NAME_PREFIX + image.id[:8],
+                       'imageRef': image.id,
+                       'flavorRef': _flavor(conn, flavor).id,
+                       'networks': _networks(conn, network)}}
+    resp = conn.compute.post('/servers', json=body, microversion='2.37')
+    if resp.status_code != 202:
+        raise RuntimeError('HTTP %s %s' % (resp.status_code,
+                                           resp.text[:300]))
+    return resp.json()['server']['id']
+
+
 def classify_output(text, classifier=None):
     classifier = classifier or console.Classifier()
     for line in (text or '').splitlines():
@@ -54,10 +67,7 @@ def verify_image(conn, image, flavor, network, timeout, poll=POLL_SECONDS):
             started), image.error)
     server = None
     try:
-        server = conn.compute.create_server(
-            name=NAME_PREFIX + image.id[:8], image_id=image.id,
-            flavor_id=_flavor(conn, flavor).id,
-            networks=_networks(conn, network))
+        server = create(conn, image, flavor, network)
         verdict = _watch(conn, server, timeout, poll, started)
         return canary.Outcome(image.id, image.name,
                               _result(verdict, started))
@@ -72,9 +82,9 @@ def verify_image(conn, image, flavor, network, timeout, poll=POLL_SECONDS):
             _delete(conn, server)
 
 
-def _watch(conn, server, timeout, poll, started):
+def _watch(conn, server_id, timeout, poll, started):
     while True:
-        found = conn.compute.get_server(server.id)
+        found = conn.compute.get_server(server_id)
         if found.status == 'ERROR':
             fault = (found.fault or {}).get('message') or 'no fault message'
             return console.Verdict(console.FAILED, 'server in ERROR',
@@ -93,12 +103,13 @@ def _watch(conn, server, timeout, poll, started):
         time.sleep(poll)
 
 
-def _delete(conn, server):
+def _delete(conn, server_id):
     try:
-        conn.compute.delete_server(server.id)
-        conn.compute.wait_for_delete(server, wait=300)
+        conn.compute.delete_server(server_id)
+        conn.compute.wait_for_delete(conn.compute.get_server(server_id),
+                                     wait=300)
     except Exception as e:  # report, never hide the verdict
-        LOG.warning('could not delete canary server %s: %s', server.id, e)
+        LOG.warning('could not delete canary server %s: %s', server_id, e)
 
 
 def verify_images(conn, images, flavor, network, timeout, progress=None):
