@@ -9,7 +9,7 @@ console text appears: what the canary machinery (overlay, QMP, sandbox,
 classifier, settling) adds. Booting a Nova server cannot be compared here:
 the local cloud's Nova runs the fake driver.
 
-    python3 bench/verify.py [--runs N] [--accel tcg|kvm|both]
+    .venv/bin/python bench/verify.py [--runs N] [--accel tcg|kvm|both]
 """
 
 import argparse
@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+# The repository, not bench/ (bench/inspect.py would hide the stdlib's).
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from bench import common  # noqa: E402
 from glance_virtio.verify import canary  # noqa: E402
@@ -129,7 +129,7 @@ def main():
         'cloud\'s Nova runs the fake driver (no guest, no console).'
         % before, '',
         'Machine: %s.' % common.machine(), '',
-        'Command: `python3 bench/verify.py --runs %d --accel %s`'
+        'Command: `.venv/bin/python bench/verify.py --runs %d --accel %s`'
         % (args.runs, args.accel)])
     common.write_section('verify', text)
     print(text)

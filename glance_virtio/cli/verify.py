@@ -58,8 +58,9 @@ def add_target_options(parser):
 
 def add_boot_options(parser):
     """Options of a local canary boot, shared with set --verify."""
-    parser.add_argument('--timeout', metavar='<seconds>', type=seconds_arg,
-                        default=300.0,
+    # Not --timeout: the global --timeout (API calls) would take it.
+    parser.add_argument('--boot-timeout', metavar='<seconds>',
+                        type=seconds_arg, default=300.0,
                         help='Wall time per canary before the verdict is '
                              'unknown (default: 300; dracut images wait '
                              '~230 s for a missing root)')
@@ -79,7 +80,7 @@ def add_boot_options(parser):
 
 
 def boot_options(args):
-    return runner.Options(timeout=args.timeout, memory_mb=args.memory,
+    return runner.Options(timeout=args.boot_timeout, memory_mb=args.memory,
                           accel=args.accel, console_dir=args.console_dir)
 
 
@@ -160,7 +161,7 @@ class VerifyImages(common.Lister):
             from glance_virtio.verify import viaserver
             outcomes = viaserver.verify_images(
                 conn, images, args.flavor, args.network or 'none',
-                args.timeout, progress)
+                args.boot_timeout, progress)
         else:
             try:
                 runner.qemu_binary(boot_options(args))

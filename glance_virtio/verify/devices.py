@@ -30,7 +30,11 @@ QEMU_FORMATS = {'raw': 'raw', 'gpt': 'raw', 'qcow2': 'qcow2',
 
 
 class Unbootable(Exception):
-    """Nova would refuse these properties, or QEMU cannot emulate them."""
+    """Nova (libvirt) would refuse these properties: a failed boot."""
+
+
+class CannotEmulate(Exception):
+    """This host cannot boot what Nova would: no verdict (unknown)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +97,8 @@ def disk_devices(state):
         if q35:
             return ('ide-hd,bus=ide.0,%s' % root,), None
         return ('ahci,id=sata0', 'ide-hd,bus=sata0.0,%s' % root), None
-    raise Unbootable('hw_disk_bus=%s cannot hold a canary root disk' % bus)
+    raise CannotEmulate('hw_disk_bus=%s: a canary root disk on it is not '
+                        'supported' % bus)
 
 
 def plan(state, firmware_type, image_path, image_format, overlay,
@@ -106,11 +111,12 @@ def plan(state, firmware_type, image_path, image_format, overlay,
     if state.errors:
         raise Unbootable('; '.join(state.errors))
     if state.architecture not in ('x86_64', 'i686'):
-        raise Unbootable('architecture %s: this host boots x86 canaries '
-                         'only' % state.architecture)
+        raise CannotEmulate('architecture %s: this host boots x86 '
+                            'canaries only' % state.architecture)
     driver = QEMU_FORMATS.get(image_format)
     if not driver:
-        raise Unbootable('image format %s cannot be booted' % image_format)
+        raise CannotEmulate('image format %s cannot be booted here'
+                            % image_format)
     devices, model = disk_devices(state)
     base = {'driver': driver, 'node-name': 'base', 'read-only': True,
             'file': {'driver': 'file', 'filename': image_path,
@@ -127,8 +133,8 @@ def plan(state, firmware_type, image_path, image_format, overlay,
         args += ['-device', device]
     if firmware_type == 'uefi':
         if not ovmf:
-            raise Unbootable('hw_firmware_type=uefi: no OVMF firmware '
-                             'found on this host (install ovmf)')
+            raise CannotEmulate('hw_firmware_type=uefi: no OVMF firmware '
+                                'found on this host (install ovmf)')
         code, variables = ovmf
         args += ['-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
                  % _escape(code),

@@ -299,6 +299,9 @@ def _boot(qemu, work, image_path, image_format, virtual_size, state,
     except devices.Unbootable as e:
         return Result(console.Verdict(console.FAILED, 'not bootable by Nova',
                                       (str(e),)), 0.0, 'none')
+    except devices.CannotEmulate as e:
+        return Result(console.Verdict(console.UNKNOWN, None, (), str(e)),
+                      0.0, 'none')
     kind, accel = accelerator(options, qemu)
     if options.console_dir:
         os.makedirs(options.console_dir, exist_ok=True)

@@ -82,7 +82,7 @@ def test_verify_verdicts_and_evidence(uploaded, images, tmp_path):
     result = conftest.run(
         'verify', good.id, bad.id, uefi.id, '--console', str(consoles),
         '--canary-cache', str(tmp_path / 'cache'), '--concurrency', '2',
-        '--timeout', CANARY_TIMEOUT, '-f', 'json')
+        '--boot-timeout', CANARY_TIMEOUT, '-f', 'json')
     assert result.returncode == 4, (result.stdout, result.stderr)
     rows = by_name(json.loads(result.stdout))
 
@@ -190,7 +190,7 @@ def test_via_nova_reads_the_console_and_deletes_the_server(cloud, admin,
     flavor = min(admin.compute.flavors(), key=lambda f: (f.ram, f.vcpus))
     try:
         result = conftest.run('verify', image_id, '--via', 'nova',
-                              '--flavor', flavor.name, '--timeout', '10',
+                              '--flavor', flavor.name, '--boot-timeout', '10',
                               '-f', 'json')
         assert result.returncode == 5, (result.stdout, result.stderr)
         row, = json.loads(result.stdout)

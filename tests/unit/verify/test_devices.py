@@ -67,3 +67,11 @@ def test_safety_arguments():
         assert wanted in args
     assert args[args.index('-nic') + 1] == 'none'
     assert args[args.index('-sandbox') + 1].startswith('on,')
+
+
+def test_what_this_host_cannot_emulate_is_not_a_failure():
+    state = devices.target({'hw_architecture': 'aarch64'})
+    with pytest.raises(devices.CannotEmulate):
+        devices.plan(state, 'uefi', '/i', 'qcow2', '/o', None)
+    with pytest.raises(devices.CannotEmulate):
+        devices.plan(devices.target({}), 'uefi', '/i', 'qcow2', '/o', None)
