@@ -114,9 +114,10 @@ def main():
         'Debian 12 fixture images (initramfs-tools, GRUB, systemd; '
         'tests/fixtures/bootable.py) booted on virtio-scsi (pc, SeaBIOS, '
         '1 vCPU, 1 GiB) through `canary.boot_file`, the code `verify` runs '
-        'per image. Seconds are from QEMU start to the verdict (the '
-        'console line that decides it, plus %.0f s of settling for more '
-        'evidence lines). Target: <= 60 s under TCG for both outcomes.'
+        'per image. Wall seconds are from QEMU start to the console line '
+        'that decides the verdict (the %.0f s read after it for more '
+        'evidence are not counted; CPU and peak RSS are the whole QEMU '
+        'process). Target: <= 60 s under TCG for both outcomes.'
         % runner.SETTLE_SECONDS, '',
         common.md_table(('accel', 'image', 'verdict (marker)', 'expected',
                          'wall (s)', 'CPU (s)', 'peak RSS (MiB)',

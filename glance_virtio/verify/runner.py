@@ -321,13 +321,17 @@ def _boot(qemu, work, image_path, image_format, virtual_size, state,
             preexec_fn=_limits(int(options.timeout) + 30))
     child = _Child(proc)
     qmp = _Qmp(qmp_path)
+    decided = None
     try:
         qmp.connect(child, started + 30)
-        verdict, reason = _watch(child, log, qmp, started, options.timeout,
-                                 KVM_SILENCE_SECONDS if kind == 'kvm' and
-                                 options.accel == 'auto' else None)
+        verdict, reason, decided = _watch(child, log, qmp, started,
+                                          options.timeout,
+                                          KVM_SILENCE_SECONDS
+                                          if kind == 'kvm' and
+                                          options.accel == 'auto' else None)
     finally:
-        seconds = time.monotonic() - started
+        # Seconds to the verdict: not the settling after it.
+        seconds = (decided or time.monotonic()) - started
         child.kill()
         qmp.close()
     usage = child.usage
@@ -345,7 +349,7 @@ def _boot(qemu, work, image_path, image_format, virtual_size, state,
 
 
 def _watch(proc, log, qmp, started, timeout, silence=None):
-    """(Verdict, why it ended) from the console file and QMP events."""
+    """(Verdict, why it ended, when it was decided or None)."""
     classifier = console.Classifier()
     offset, pending = 0, b''
     decided_at, reason = None, None
@@ -386,9 +390,9 @@ def _watch(proc, log, qmp, started, timeout, silence=None):
             break
         if silence and not offset and now - started > silence:
             return console.Verdict(console.UNKNOWN, None, (),
-                                   KVM_SILENT), KVM_SILENT
+                                   KVM_SILENT), KVM_SILENT, None
         time.sleep(POLL_SECONDS)
     if reason == 'verdict':
-        return classifier.result(), reason
+        return classifier.result(), reason, decided_at
     return classifier.result(reason if reason != 'qemu exited' else None), \
-        reason
+        reason, decided_at
