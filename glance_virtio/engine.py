@@ -317,11 +317,15 @@ def exit_code(changes, outcomes, interrupted=False):
     return 0
 
 
-def change(kind, conn, changes, options, open_record, concurrency):
+def change(kind, conn, changes, options, open_record, concurrency,
+           after=None):
     """Confirm, journal and apply the planned changes.
 
     (rows, exit code); nothing is written with --dry-run or nothing to do.
     open_record(**header) opens the journal once the run is confirmed.
+    after(outcomes, journal path), when given, runs once the writes are
+    done and not interrupted: ({id: cell}, exit code); the cells go into
+    each row as 'after', and an exit code of 4 wins over the writes' own.
     """
     counts = plan.summary(changes)
     sys.stderr.write('plan: %(change)d to change, %(unchanged)d unchanged, '
@@ -339,8 +343,15 @@ def change(kind, conn, changes, options, open_record, concurrency):
     outcomes, interrupted = run_writes(kind, conn, writes, record,
                                        concurrency)
     done = {w.id: o for w, o in zip(writes, outcomes) if o is not None}
-    return ([plan_row(c, done.get(c.image.id), True) for c in changes],
-            exit_code(changes, outcomes, interrupted))
+    rows = [plan_row(c, done.get(c.image.id), True) for c in changes]
+    code = exit_code(changes, outcomes, interrupted)
+    if after is not None and not interrupted:
+        cells, after_code = after([o for o in outcomes if o], record.path)
+        for row in rows:
+            row['after'] = cells.get(row['id'])
+        if after_code == EXIT_FAILED or not code:
+            code = after_code
+    return rows, code
 
 
 def state(kind, conn, entry):

@@ -70,6 +70,12 @@ def apply_command(changes, ctx):
     return _cmd(args + ['--journal', ctx.journal, '--yes'])
 
 
+def verify_command(todo, ctx):
+    """The verify command that boots a canary of each changed image."""
+    return _cmd(_global(ctx) + ['verify'] + [c.image.id for c in todo] +
+                ['--console', 'canary-consoles'])
+
+
 def rollback_command(ctx):
     return _cmd(_global(ctx) + ['rollback', ctx.journal, '--yes'])
 
@@ -227,10 +233,17 @@ def render(changes, explanations, inspections, ctx):
             'for volumes, `openstack volume list --all-projects --long` '
             '(look for the image id in volume_image_metadata).', '']
     out += ['## Verify after the change', '']
+    if todo:
+        out += ['Boot a canary of each changed image in a local QEMU, on the '
+                'devices Nova now gives it, and read its console (`set '
+                '--verify` does this itself and rolls back, through the '
+                'journal, each image whose canary failed). Exit 4 means a '
+                'canary failed: roll back (above).', '', '```sh',
+                verify_command(todo, ctx), '```', '']
     picked = _families(changes, inspections)
     if picked:
-        out.append('Boot one test server per OS family from a changed '
-                   'image and read its console:')
+        out.append('Then, on the real computes, boot one test server per OS '
+                   'family from a changed image and read its console:')
         out.append('')
         for family, image in sorted(picked.items()):
             name = 'verify-%s' % (image.name or image.id)

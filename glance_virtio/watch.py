@@ -17,7 +17,7 @@ import warnings
 
 from glance_virtio import audit
 from glance_virtio import changes
-from glance_virtio import glance
+from glance_virtio.services import glance
 from glance_virtio import report
 
 LOG = logging.getLogger(__name__)

@@ -35,17 +35,36 @@ cryptsetup:cryptsetup-bin
 hivexml:libhivex-bin
 rabbitmq-server:rabbitmq-server
 epmd:erlang-base
+qemu-system-x86_64:qemu-system-x86
+debootstrap:debootstrap
+grub-mkimage:grub-common
+"
+
+# file:package, for packages that install no command (virtio-verify's
+# canary boots and its bootable Debian fixtures, tests/fixtures/bootable.py).
+FILES="
+/usr/lib/grub/i386-pc/boot.img:grub-pc-bin
+/usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin
+/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf
+/usr/share/seabios/bios-256k.bin:seabios
 "
 
 missing_packages() {
     local entry tool package
+    {
     for entry in $TOOLS; do
         tool=${entry%%:*}
         package=${entry#*:}
         if ! command -v "$tool" >/dev/null 2>&1; then
             echo "$package"
         fi
-    done | sort -u
+    done
+    for entry in $FILES; do
+        if [ ! -e "${entry%%:*}" ]; then
+            echo "${entry#*:}"
+        fi
+    done
+    } | sort -u
 }
 
 missing=$(missing_packages)

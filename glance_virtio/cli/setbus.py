@@ -8,6 +8,7 @@ from glance_virtio import engine
 from glance_virtio.kinds import images
 from glance_virtio import plan
 from glance_virtio import rules
+from glance_virtio.verify import afterset
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class SetBus(common.ChangeLister):
         common.add_deep(parser)
         common.add_apply_options(parser)
         runbook.add_option(parser)
+        afterset.add_options(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -72,8 +74,12 @@ class SetBus(common.ChangeLister):
                                  images.base_images(conn, found),
                                  inspections)
         runbook.write(self.app, config, args, changes, inspections)
+        after = afterset.after(conn, policy, args) \
+            if afterset.wanted(args) else None
         rows, self._exit = engine.change(
             images.KIND, conn, changes, args,
             common.opener(conn, config, args, 'set', target=vars(target)),
-            common.concurrency(args, config))
-        return common.table(COLUMNS, rows, args)
+            common.concurrency(args, config), after)
+        columns = COLUMNS + ((afterset.COLUMN, 'after', None),) \
+            if after else COLUMNS
+        return common.table(columns, rows, args)

@@ -12,7 +12,7 @@ from cliff import command
 from osc_lib import exceptions
 
 from glance_virtio import changes
-from glance_virtio import glance
+from glance_virtio.services import glance
 from glance_virtio import watch
 from glance_virtio.cli import audit as audit_cli
 from glance_virtio.cli import common

@@ -133,6 +133,37 @@ def test_dry_run_writes_nothing(tmp_path):
     assert kind.written == [] and not (tmp_path / 'j.jsonl').exists()
 
 
+def test_after_runs_on_the_changed_outcomes_once_the_journal_is_ended(
+        tmp_path):
+    props = {'a': dict(UBUNTU), 'b': dict(UBUNTU)}
+    seen = []
+
+    def after(outcomes, path):
+        seen.append(([o.id for o in outcomes], path,
+                     [r['type'] for r in records(tmp_path)]))
+        return {'a': 'failed: rolled back'}, engine.EXIT_FAILED
+
+    rows, code = engine.change(Things(props), None, planned(props),
+                               options(tmp_path), opener(tmp_path), 4,
+                               after)
+    assert len(seen) == 1
+    ids, path, types_then = seen[0]
+    assert sorted(ids) == ['a', 'b'] and path == str(tmp_path / 'j.jsonl')
+    assert types_then[0] == 'start' and types_then[-1] == 'end'
+    assert [r['after'] for r in rows] == ['failed: rolled back', None]
+    assert code == engine.EXIT_FAILED
+
+
+def test_after_is_not_run_on_a_dry_run(tmp_path):
+    props = {'a': dict(UBUNTU)}
+    calls = []
+    rows, code = engine.change(Things(props), None, planned(props),
+                               options(tmp_path, dry_run=True),
+                               opener(tmp_path), 4,
+                               lambda o, p: calls.append(o) or ({}, 4))
+    assert calls == [] and code == 0
+
+
 def test_a_failed_write_is_exit_4_and_the_rest_carry_on(tmp_path):
     props = {'a': dict(UBUNTU), 'b': dict(UBUNTU)}
     kind = Things(props, fail=['a'])

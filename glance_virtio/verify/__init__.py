@@ -1,0 +1,1 @@
+"""Canary boots: Nova's devices in a local QEMU, verdict from the console."""
