@@ -74,6 +74,46 @@ def ensure_images(conn, tag, count, props_for, workers=8):
     return have[:count]
 
 
+CATALOGUE_TIERS = (2000, 10000, 50000)
+
+
+def catalogue_tags(n):
+    """Image n carries the tag of every tier it belongs to."""
+    return ['bench-catalogue-%d' % t for t in CATALOGUE_TIERS if n < t]
+
+
+def ensure_catalogue(conn, count, workers=6):
+    """The first count images of bench/catalogue.py exist; their ids.
+
+    Each is made by one POST /v2/images with the catalogue's name,
+    visibility, owner and properties (what the SDK, Nova or the operator
+    would have written), then one PUT of 1 KiB of data so that it is active
+    with checksum, os_hash_value and size, as an uploaded image is.
+    """
+    from bench import catalogue
+    tag = catalogue_tags(0)[-1]
+    have = [i.id for i in conn.image.images(tag=tag, sort='created_at:asc')]
+    bases = have[:40]
+
+    def create(n):
+        name, visibility, owner, props = catalogue.image(n, bases)
+        body = dict(props, name=name, disk_format='raw',
+                    container_format='bare', tags=catalogue_tags(n),
+                    visibility=visibility, owner=owner)
+        image = conn.image.post('/images', json=body, raise_exc=True).json()
+        conn.image.put('/images/%s/file' % image['id'],
+                       data=catalogue.data(n), raise_exc=True,
+                       headers={'Content-Type': 'application/octet-stream'})
+        return image['id']
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        if len(have) < 40:
+            # The first 40 are uploads the snapshots name as their base.
+            have += list(pool.map(create, range(len(have), min(40, count))))
+            bases = have[:40]
+        have += list(pool.map(create, range(len(have), count)))
+    return have[:count]
+
+
 def timed(cmd, env):
     """Wall seconds of one run of cmd; fails loudly if cmd fails."""
     start = time.perf_counter()
