@@ -212,6 +212,25 @@ def _vmware(n):
                   'hw_vif_model': 'e1000'}
 
 
+KINDS = [(40, 'upload (openstacksdk: owner_specified.*)'),
+         (65, 'Nova snapshot (a third volume-backed)'),
+         (75, 'upload with 36 operator keys'),
+         (78, 'upload with a misspelt key'),
+         (82, 'Windows upload'),
+         (85, 'converted from VMware (vmware_* keys)'),
+         (100, 'upload (openstacksdk: owner_specified.*)')]
+SCS = range(0, 15), range(85, 95)
+
+
+def kind(n):
+    """What image n of the catalogue is, in words."""
+    slot = n % 100
+    words = next(k for end, k in KINDS if slot < end)
+    if any(slot in r for r in SCS):
+        words += ' with the SCS-0102 keys'
+    return words
+
+
 def image(n, base_ids=()):
     """(name, visibility, owner, properties) of image n of the catalogue.
 

@@ -6,6 +6,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import openstack
@@ -92,7 +93,8 @@ def ensure_catalogue(conn, count, workers=6):
     """
     from bench import catalogue
     tag = catalogue_tags(0)[-1]
-    have = [i.id for i in conn.image.images(tag=tag, sort='created_at:asc')]
+    have = [i.id for i in conn.image.images(
+        tag=tag, visibility='all', sort='created_at:asc', limit=1000)]
     bases = have[:40]
 
     def create(n):
@@ -124,6 +126,26 @@ def timed(cmd, env):
         sys.exit('%s failed (%d): %s'
                  % (cmd, result.returncode, result.stderr[-2000:]))
     return seconds
+
+
+def measured(cmd, env):
+    """(wall s, CPU s, peak RSS MiB) of one run of cmd; fails loudly."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3, 5):
+            err.seek(0)
+            sys.exit('%s failed (%d): %s' % (
+                cmd, code, err.read().decode(errors='replace')[-2000:]))
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def load():
+    return ', '.join('%.1f' % x for x in os.getloadavg())
 
 
 def best_and_median(samples):

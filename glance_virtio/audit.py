@@ -102,7 +102,8 @@ def row(facts, findings, policy, catalogue=None):
         'recommended_bus': recommended[0],
         'recommended_why': recommended[1] or None,
         'severity': worst(findings),
-        'findings': [f.to_dict() for f in findings],
+        'findings': [{'rule': f.rule, 'severity': f.severity,
+                      'message': f.message} for f in findings],
         'inspected': bool(facts.inspection),
     }
 

@@ -806,6 +806,7 @@ PER_IMAGE_KEYS = frozenset((
     'root_device_name', 'block_device_mapping', 'bdm_v2', 'boot_roles',
     'description', 'owner_project_name', 'owner_user_name', 'kernel_id',
     'ramdisk_id', 'base_image_ref'))
+_READ_KEYS = KNOWN_KEYS - PER_IMAGE_KEYS
 _MEMOS = []
 _MEMO_MAX = 100000
 _POLICY_KEYS = {}
@@ -834,9 +835,7 @@ def _facts_key(facts):
         return None
     props = facts.image.properties
     try:
-        known = frozenset((k, v) for k, v in props.items() if (
-            k in KNOWN_KEYS and k not in PER_IMAGE_KEYS)
-            or k.startswith('img_'))
+        known = frozenset((k, props[k]) for k in props.keys() & _READ_KEYS)
     except TypeError:  # a value that is not a string
         return None
     return (known, facts.image.disk_format, facts.os,
@@ -859,10 +858,11 @@ def _policy_key(policy):
 def verdict_key(facts, ctx):
     """A key equal for facts whose findings cannot differ (bar one rule's).
 
-    Only PER_IMAGE_RULES may differ. It holds every property a rule reads
-    (the known keys, less PER_IMAGE_KEYS), the guest OS, driver readiness,
-    disk format, the state before a change and the policy; None when facts
-    carry an inspection or a value that is not hashable (never memoised).
+    Only PER_IMAGE_RULES may differ. It holds every property the other
+    rules read (known keys, less PER_IMAGE_KEYS), the guest OS, driver
+    readiness, disk format, the state before a change and the policy; None
+    when facts carry an inspection or a value that is not hashable (never
+    memoised).
     """
     mine = _facts_key(facts)
     if mine is None:

@@ -205,8 +205,7 @@ def keys_read(image, policy=model.Policy(), catalogue=None):
 
 
 def covered(key):
-    return (key in rules.KNOWN_KEYS and key not in rules.PER_IMAGE_KEYS
-            or key.startswith('img_'))
+    return key in rules.KNOWN_KEYS and key not in rules.PER_IMAGE_KEYS
 
 
 def test_rules_read_only_keys_the_verdict_key_holds():
@@ -221,7 +220,8 @@ VALUES = sorted({v for values in rules.ENUMS.values() for v in values} | {
     'ide', 'lsiLogic', '6.10', '22.04', 'windows', 'ubuntu', 'centos',
     'viostor,vioscsi,netkvm', 'vioscsi', 'snapshot', 'cdrom'})
 PROPS = st.dictionaries(
-    st.sampled_from(sorted(rules.KNOWN_KEYS | {'custom_key', 'hw_dsik_bus'})),
+    st.sampled_from(sorted(rules.KNOWN_KEYS | {
+        'custom_key', 'hw_dsik_bus', 'img_other', 'os_glance_x'})),
     st.sampled_from(VALUES), max_size=12)
 
 
