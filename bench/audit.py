@@ -74,14 +74,18 @@ above use them. Counts for the largest run so far (%d images):
 one of the first 40 uploads as their base, or (one in five) one of 8
 deleted images, as snapshots outliving their base do.
 
-How they were made: one `POST /v2/images` per image with the name,
-owner, visibility, tags and the properties the generator gives (the keys
-and value shapes openstacksdk's create_image, Nova's snapshot code and
-the SCS-0102 image metadata standard write), then one `PUT .../file` of
-1 KiB, so every image is active with checksum, os_hash_value and size.
+How they were made (bench/common.py ensure_catalogue): images numbered
+below %d by one `POST /v2/images` each with the name, owner, visibility,
+tags and the properties the generator gives (the keys and value shapes
+openstacksdk's create_image, Nova's snapshot code and the SCS-0102 image
+metadata standard write), then one `PUT .../file` of 1 KiB, so every
+image is active with checksum, os_hash_value and size; the API makes about
+5 a second here, so the rest are inserted into Glance's database as the
+same rows (bench/dbfill.py), a sample of them read back through the API
+and compared with the generator's.
 """ % (count, common.md_table(('kind', 'images'), rows), len(owners),
        ', '.join('%s %d' % kv for kv in sorted(visibility.items())),
-       statistics.mean(props), max(props))
+       statistics.mean(props), max(props), common.API_IMAGES)
 
 
 def main():

@@ -18,16 +18,6 @@ REPORT = os.path.join(ROOT, 'doc', 'source', 'benchmarks.md')
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
-# One image of each kind the rules judge differently.
-MIXED_PROPS = [
-    {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04',
-     'hw_disk_bus': 'virtio'},
-    {'os_type': 'windows', 'hw_disk_bus': 'sata'},
-    {'os_distro': 'centos', 'os_version': '6.10', 'hw_disk_bus': 'scsi'},
-    {'hw_disk_bus': 'ide', 'hw_machine_type': 'q35'},
-]
-
-
 def cloud_env(start=True):
     """Start the local cloud; the environment the CLIs need.
 
@@ -104,12 +94,15 @@ def ensure_catalogue(conn, count, workers=6, api_images=API_IMAGES):
     from bench import catalogue
     from bench import dbfill
     have = {}
-    for image in conn.image.images(tag=catalogue_tags(0)[-1],
+    # Images of the smallest tier that holds count images carry its tag.
+    for image in conn.image.images(tag=catalogue_tags(count - 1)[0],
                                    visibility='all', limit=1000):
         if image.status != 'active':  # left by an interrupted run
             conn.image.delete_image(image)
         else:
-            have[int(NUMBER.search(image.name).group(1))] = image.id
+            number = int(NUMBER.search(image.name).group(1))
+            if number < count:
+                have[number] = image.id
     bases = []
 
     def create(n):

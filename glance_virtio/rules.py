@@ -835,11 +835,13 @@ def _facts_key(facts):
         return None
     props = facts.image.properties
     try:
-        known = frozenset((k, props[k]) for k in props.keys() & _READ_KEYS)
+        key = (frozenset((k, props[k]) for k in props.keys() & _READ_KEYS),
+               facts.image.disk_format, facts.os,
+               frozenset(facts.readiness.items()))
+        hash(key)
     except TypeError:  # a value that is not a string
         return None
-    return (known, facts.image.disk_format, facts.os,
-            frozenset(facts.readiness.items()))
+    return key
 
 
 def _policy_key(policy):
