@@ -160,8 +160,8 @@ command. openstack image list pages with Glance's default page size.
            machine=common.machine(), before=before, after=after,
            listed=listed, table=table,
            ratios='\n'.join('- ' + r for r in ratios),
-           made=(' Making the missing images took %.0f s before timing.'
-                 % made if made > 60 else ''))
+           made=(' Checking the catalogue (and making what was missing) '
+                 'took %.0f s before timing.' % made if made > 60 else ''))
     common.write_section('audit-%d' % args.images, text)
     common.write_section('catalogue', mix(args.images))
     print(text)

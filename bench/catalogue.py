@@ -3,10 +3,10 @@ and services write (no cloud needed: tests use it too).
 
 Per 100 images (by position, so every count keeps the mix):
 
-- 40 uploads by openstacksdk / `openstack image create`: the SDK adds
+- 55 uploads by openstacksdk / `openstack image create`: the SDK adds
   owner_specified.openstack.md5, .sha256 and .object to every upload
   (openstack/image/v2/_proxy.py create_image), plus os_* and hw_* keys;
-- 15 of them also carry the SCS-0102 image metadata set (image_build_date,
+- 25 of them also carry the SCS-0102 image metadata set (image_build_date,
   image_original_user, image_source, image_description, replace_frequency,
   provided_until, uuid_validity, hotfix_hours, patchlevel, os_purpose,
   hypervisor_type, architecture);
@@ -213,7 +213,7 @@ def _vmware(n):
 
 
 KINDS = [(40, 'upload (openstacksdk: owner_specified.*)'),
-         (65, 'Nova snapshot (a third volume-backed)'),
+         (65, 'Nova snapshot (two in five volume-backed)'),
          (75, 'upload with 36 operator keys'),
          (78, 'upload with a misspelt key'),
          (82, 'Windows upload'),
