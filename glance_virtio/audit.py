@@ -8,6 +8,7 @@ from glance_virtio.model import ERROR, READY, UNKNOWN
 
 
 NONE_PROVEN = 'none proven'
+_RECOMMENDED = rules.memo()
 
 
 def recommend(facts, policy, catalogue=None):
@@ -16,9 +17,25 @@ def recommend(facts, policy, catalogue=None):
     Paravirtual buses whose driver the guest is known to have come first,
     then the emulated bus it is on, then sata and ide; each is planned as
     `set --bus` would plan it, and a bus the plan blocks is never offered.
+    Images with the same rules.verdict_key share the answer.
     """
     if facts.image.error:
         return UNKNOWN, facts.image.error
+    ctx = rules.Context(policy=policy, catalogue=catalogue or {})
+    key = rules.verdict_key(facts, ctx)
+    if key is not None:
+        # What the plans' PER_IMAGE_RULES read: the names, the base.
+        key = (key, rules.base_of(facts, ctx), tuple(
+            filter(None, map(rules.typo_message, facts.image.properties))))
+    if key is not None and key in _RECOMMENDED:
+        return _RECOMMENDED[key]
+    answer = _recommend(facts, policy, catalogue)
+    if key is not None:
+        rules.remember(_RECOMMENDED, key, answer)
+    return answer
+
+
+def _recommend(facts, policy, catalogue):
     order = [policy.preferred_bus] + [
         b for b in ('scsi', 'virtio') if b != policy.preferred_bus]
     candidates = [b for b in order if getattr(facts.readiness.get(
@@ -85,7 +102,8 @@ def row(facts, findings, policy, catalogue=None):
         'recommended_bus': recommended[0],
         'recommended_why': recommended[1] or None,
         'severity': worst(findings),
-        'findings': [f.to_dict() for f in findings],
+        'findings': [{'rule': f.rule, 'severity': f.severity,
+                      'message': f.message} for f in findings],
         'inspected': bool(facts.inspection),
     }
 

@@ -1,5 +1,6 @@
 """Guest OS and driver readiness from image metadata alone."""
 
+import functools
 import re
 
 from glance_virtio import model
@@ -180,8 +181,7 @@ def _linux(guest, driver):
                      % (label, driver))
 
 
-def _windows(props, driver):
-    asserted = props.get(ASSERT_PROPERTY)
+def _windows(asserted, driver):
     name = WINDOWS_DRIVERS[driver]
     if asserted is None and driver in ('ide', 'sata'):
         return Readiness(UNKNOWN, 'Windows ships %s but starts it at boot '
@@ -202,10 +202,22 @@ def _windows(props, driver):
 
 def readiness(image, guest):
     """Readiness of each driver in model.DRIVERS from metadata."""
+    asserted = image.properties.get(ASSERT_PROPERTY)
+    if not isinstance(asserted, (str, type(None))):
+        return _readiness(guest, asserted)
+    return dict(_memo_readiness(guest, asserted))
+
+
+@functools.lru_cache(maxsize=4096)
+def _memo_readiness(guest, asserted):
+    return _readiness(guest, asserted)
+
+
+def _readiness(guest, asserted):
     result = {}
     for driver in model.DRIVERS:
         if guest.family == 'windows':
-            result[driver] = _windows(image.properties, driver)
+            result[driver] = _windows(asserted, driver)
         elif guest.family == 'linux':
             result[driver] = _linux(guest, driver)
         else:

@@ -1,6 +1,7 @@
 """The knowledge base: every known-bad or risky combination is a rule."""
 
 import dataclasses
+import functools
 from typing import Callable, Mapping, Optional
 
 from glance_virtio import detect
@@ -485,12 +486,9 @@ def _os_conflict(facts, ctx):
       NOVA + 'nova/objects/image_meta.py ImageMetaProps.fields')
 def _typo(facts, ctx):
     for key in facts.image.properties:
-        if key in KNOWN_KEYS or key.startswith(('os_glance', 'img_')):
-            continue
-        close = misspelling_of(key)
-        if close:
-            yield ('%s is not a property Nova knows and is ignored; did you '
-                   'mean %s?' % (key, close))
+        message = typo_message(key)
+        if message:
+            yield message
 
 
 @rule('GV021', WARNING, 'Windows image without os_type=windows',
@@ -756,16 +754,147 @@ def _distance(a, b):
     return current[-1]
 
 
+# The most edits a misspelling may have (of a known name of 8 or more).
+_MAX_EDITS = 2
+
+
+@functools.lru_cache(maxsize=65536)
 def misspelling_of(key):
-    """The known key this unknown key most likely misspells, or None."""
+    """The known key this unknown key most likely misspells, or None.
+
+    Judged once per key (memoised). Names whose length differs by more
+    than _MAX_EDITS are at least that many edits away, so never the answer:
+    the distance is computed only for the others.
+    """
     plain = key.replace('-', '_').replace(':', '_').lower()
-    best = min(TYPO_TARGETS, key=lambda k: _distance(plain, k))
-    if _distance(plain, best) <= (1 if len(best) < 8 else 2):
+    best, edits = None, None
+    for known in TYPO_TARGETS:
+        if abs(len(known) - len(plain)) > _MAX_EDITS:
+            continue
+        distance = _distance(plain, known)
+        if edits is None or distance < edits:
+            best, edits = known, distance
+    if best is not None and edits <= (1 if len(best) < 8 else _MAX_EDITS):
         return best
     for known in TYPO_TARGETS:
         if plain.startswith(known + '_') or plain.endswith('_' + known):
             return known
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def typo_message(key):
+    """GV020's message for one property name, or None."""
+    if key in KNOWN_KEYS or key.startswith(('os_glance', 'img_')):
+        return None
+    close = misspelling_of(key)
+    if close:
+        return ('%s is not a property Nova knows and is ignored; did you '
+                'mean %s?' % (key, close))
+    return None
+
+
+# Rules run for every image: they read what verdict_key leaves out (each
+# property name, memoised per name; a snapshot's base image) and cost a
+# lookup or two.
+PER_IMAGE_RULES = ('GV020', 'GV023')
+# Known keys whose values are per image and which no rule reads: Nova's
+# snapshot bookkeeping and free text. tests/unit/test_rule_work.py checks
+# that no rule reads them.
+PER_IMAGE_KEYS = frozenset((
+    'instance_uuid', 'user_id', 'image_location', 'image_state',
+    'root_device_name', 'block_device_mapping', 'bdm_v2', 'boot_roles',
+    'description', 'owner_project_name', 'owner_user_name', 'kernel_id',
+    'ramdisk_id', 'base_image_ref'))
+_READ_KEYS = KNOWN_KEYS - PER_IMAGE_KEYS
+_MEMOS = []
+_MEMO_MAX = 100000
+_POLICY_KEYS = {}
+
+
+def memo():
+    """A dict for results by verdict_key; clear_memo empties it."""
+    kept = {}
+    _MEMOS.append(kept)
+    return kept
+
+
+def remember(kept, key, value):
+    """kept[key] = value, emptying kept first when it is full."""
+    if len(kept) >= _MEMO_MAX:
+        kept.clear()
+    kept[key] = value
+    return value
+
+
+_VERDICTS = memo()
+
+
+def _facts_key(facts):
+    if facts.inspection is not None or facts.image.error:
+        return None
+    props = facts.image.properties
+    try:
+        key = (frozenset((k, props[k]) for k in props.keys() & _READ_KEYS),
+               facts.image.disk_format, facts.os,
+               frozenset(facts.readiness.items()))
+        hash(key)
+    except TypeError:  # a value that is not a string
+        return None
+    return key
+
+
+def _policy_key(policy):
+    held = _POLICY_KEYS.get(id(policy))
+    if held is None or held[0] is not policy:
+        key = (tuple(sorted(policy.machine_types.items())),
+               policy.default_scsi_model, policy.preferred_bus,
+               tuple(sorted(policy.severity_overrides.items())),
+               tuple(policy.disabled_rules), tuple(policy.allowed_rules))
+        if len(_POLICY_KEYS) > 64:
+            _POLICY_KEYS.clear()
+        held = _POLICY_KEYS[id(policy)] = (policy, key)
+    return held[1]
+
+
+def verdict_key(facts, ctx):
+    """A key equal for facts whose findings cannot differ (bar one rule's).
+
+    Only PER_IMAGE_RULES may differ. It holds every property the other
+    rules read (known keys, less PER_IMAGE_KEYS), the guest OS, driver
+    readiness, disk format, the state before a change and the policy; None
+    when facts carry an inspection or a value that is not hashable (never
+    memoised).
+    """
+    mine = _facts_key(facts)
+    if mine is None:
+        return None
+    before = None
+    if ctx.before is not None:
+        before = _facts_key(ctx.before)
+        if before is None:
+            return None
+    return mine, before, _policy_key(ctx.policy)
+
+
+def base_of(facts, ctx):
+    """What GV023 compares a snapshot with: (id, bus, model) or None."""
+    if not facts.image.is_snapshot:
+        return None
+    found = ctx.catalogue.get(facts.image.base_image_id)
+    if found is None:
+        return None
+    return (found.id, found.properties.get('hw_disk_bus'),
+            found.properties.get('hw_scsi_model'))
+
+
+def clear_memo():
+    """Forget memoised verdicts and typo judgements."""
+    for kept in _MEMOS:
+        kept.clear()
+    _POLICY_KEYS.clear()
+    misspelling_of.cache_clear()
+    typo_message.cache_clear()
 
 
 def by_id():
@@ -776,16 +905,40 @@ def severity_for(rule_, policy):
     return policy.severity_overrides.get(rule_.id, rule_.severity)
 
 
-def evaluate(facts, ctx=Context()):
-    """All findings for one image's facts, most severe first."""
-    if facts.image.error:
-        return [model.Finding('GV000', ERROR, facts.image.error)]
-    findings = []
-    for rule_ in RULES:
-        if rule_.id in ctx.policy.disabled_rules:
+def _judge(facts, ctx):
+    """(rule position, Finding) of every rule but PER_IMAGE_RULES."""
+    found = []
+    for position, rule_ in enumerate(RULES):
+        if rule_.id in ctx.policy.disabled_rules or \
+                rule_.id in PER_IMAGE_RULES:
             continue
         severity = severity_for(rule_, ctx.policy)
         for message in rule_.check(facts, ctx):
-            findings.append(model.Finding(rule_.id, severity, message))
-    findings.sort(key=lambda f: -model.severity_rank(f.severity))
-    return findings
+            found.append((position, model.Finding(rule_.id, severity,
+                                                  message)))
+    return tuple(found)
+
+
+def evaluate(facts, ctx=Context()):
+    """All findings for one image's facts, most severe first.
+
+    Facts with the same verdict_key share one evaluation of the rules;
+    PER_IMAGE_RULES run for each.
+    """
+    if facts.image.error:
+        return [model.Finding('GV000', ERROR, facts.image.error)]
+    key = verdict_key(facts, ctx)
+    found = _VERDICTS.get(key) if key is not None else None
+    if found is None:
+        found = _judge(facts, ctx)
+        if key is not None:
+            remember(_VERDICTS, key, found)
+    found = list(found)
+    for position, rule_ in enumerate(RULES):
+        if rule_.id in PER_IMAGE_RULES and \
+                rule_.id not in ctx.policy.disabled_rules:
+            severity = severity_for(rule_, ctx.policy)
+            found += [(position, model.Finding(rule_.id, severity, message))
+                      for message in rule_.check(facts, ctx)]
+    found.sort(key=lambda p: (-model.severity_rank(p[1].severity), p[0]))
+    return [finding for _, finding in found]

@@ -44,8 +44,6 @@ NO_METADATA = 'no image metadata'
 
 VOLUME = 'volume'
 SNAPSHOT = 'snapshot'
-# Above this many source images, one listing beats a GET per image.
-LIST_ABOVE = 20
 ATTEMPTS = engine.ATTEMPTS
 
 Volume = cinder.Volume
@@ -464,29 +462,13 @@ def select(conn, args):
 
 def sources(conn, vols):
     """The current image each volume was made from, by id, or why not."""
-    ids = sorted({v.image_id for v in vols if v.image_id})
-    found = {}
     try:
-        if len(ids) > LIST_ABOVE:
-            wanted = set(ids)
-            for image in glance.list_images(conn, {'visibility': 'all'}):
-                if image.id in wanted:
-                    found[image.id] = image
-        for image_id in ids:
-            if image_id in found:
-                continue
-            try:
-                found[image_id] = glance.get_image(conn, image_id)
-            except glance.CloudError:
-                raise
-            except glance.GlanceError as e:
-                found[image_id] = ('deleted or not visible' if e.status == 404
-                                   else str(e))
+        return glance.read_images(conn, {v.image_id for v in vols
+                                         if v.image_id})
     except glance.CloudError as e:
         raise exceptions.CommandError(str(e))
     except glance.GlanceError as e:
         raise exceptions.CommandError('cannot list images: %s' % e)
-    return found
 
 
 def snapshots(conn, args):

@@ -202,3 +202,45 @@ def test_typo_suggests_the_known_key():
     assert len(messages) == 2
     assert any('did you mean hw_disk_bus?' in m for m in messages)
     assert not any('virtio_drivers' in m for m in messages)
+
+
+# Keys real clients and services write: openstacksdk uploads, Nova
+# snapshots (nova/compute/api.py snapshot, snapshot_volume_backed; the
+# libvirt driver's _create_snapshot_metadata), the SCS-0102 image metadata.
+CLIENT_KEYS = {
+    'owner_specified.openstack.md5': 'd41d8cd98f00b204e9800998ecf8427e',
+    'owner_specified.openstack.sha256': 'e3b0c44298fc1c149afbf4c8996fb924',
+    'owner_specified.openstack.object': 'images/ubuntu-22.04',
+    'image_type': 'snapshot', 'instance_uuid': 'a' * 36, 'user_id': 'b' * 32,
+    'owner_id': 'c' * 32, 'owner_project_name': 'demo',
+    'owner_user_name': 'alice', 'base_image_ref': 'd' * 36,
+    'boot_roles': 'member,reader', 'image_location': 'snapshot',
+    'image_state': 'available', 'bdm_v2': 'True',
+    'block_device_mapping': '[{"boot_index": 0}]',
+    'root_device_name': '/dev/vda', 'image_build_date': '2026-11-02 04:00',
+    'image_original_user': 'ubuntu', 'image_source': 'https://example.org',
+    'image_description': 'https://example.org/doc',
+    'replace_frequency': 'monthly', 'provided_until': 'none',
+    'uuid_validity': 'last-3', 'hotfix_hours': '0', 'patchlevel': '20261102',
+    'os_purpose': 'generic', 'hypervisor_type': 'qemu',
+    'architecture': 'x86_64', 'hw_qemu_guest_agent': 'yes',
+    'hw_rng_model': 'virtio', 'os_require_quiesce': 'yes',
+}
+
+
+def test_client_and_scs_keys_are_not_typos():
+    found = findings(dict(GOOD, **CLIENT_KEYS))
+    assert 'GV020' not in ids(found)
+
+
+@pytest.mark.parametrize('key,known', [
+    ('hw_dsik_bus', 'hw_disk_bus'), ('os-distro', 'os_distro'),
+    ('hw_scsi_modle', 'hw_scsi_model'), ('hw_vif_mdoel', 'hw_vif_model'),
+    ('os_typ', 'os_type'), ('hw_machine_typ', 'hw_machine_type'),
+    ('hw_disk_bus_model', 'hw_disk_bus'), ('os-type', 'os_type'),
+    ('HW_DISK_BUS', 'hw_disk_bus'), ('hw:disk_bus', 'hw_disk_bus'),
+    ('os_distro_version', 'os_distro'), ('virtio_driver', 'virtio_drivers'),
+    ('hw_firmware', None), ('owner_specified.openstack.object', None),
+])
+def test_misspellings_found(key, known):
+    assert rules.misspelling_of(key) == known
