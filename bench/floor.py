@@ -16,7 +16,7 @@ import sys
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 import openstack  # noqa: E402
 
-from glance_virtio import glance  # noqa: E402
+from glance_virtio.services import glance  # noqa: E402
 
 
 def main():

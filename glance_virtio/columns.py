@@ -5,7 +5,6 @@ value and shell compact JSON. Like osc_lib.cli.format_columns, shared by
 every command.
 """
 
-import copy
 import json
 
 from cliff import columns
@@ -35,8 +34,13 @@ yaml.SafeDumper.add_representer(_JSONDict, _SAFE.represent_dict)
 
 def _copy(value):
     # A fresh copy per cell: YAML writes an anchor for any object it meets
-    # twice, and two columns may hold the same findings.
-    return copy.deepcopy(value)
+    # twice, and two columns may hold the same findings. Cells hold only
+    # lists, dicts and scalars, so this is deepcopy without its memo.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(v) for v in value]
+    return value
 
 
 class ListColumn(columns.FormattableColumn):

@@ -3,7 +3,6 @@
 import logging
 
 from glance_virtio.cli import common
-from glance_virtio import inspection
 from glance_virtio import model
 
 LOG = logging.getLogger(__name__)
@@ -80,6 +79,7 @@ class InspectImages(common.Lister):
         if parsed_args.images:
             conn = common.connection(self.app)
             images = common.find(conn, parsed_args.images)
+        from glance_virtio import inspection  # heavy: only when inspecting
         rows = [row(path, path, inspection.inspect_path(path, config), long)
                 for path in parsed_args.files]
         if parsed_args.images:

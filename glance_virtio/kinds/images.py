@@ -241,14 +241,19 @@ def base_images(conn, images):
     ids = {i.id for i in images}
     wanted = {i.base_image_id for i in images
               if i.is_snapshot and i.base_image_id} - ids
-    found = {}
-    for image_id in wanted:
-        try:
-            found[image_id] = glance.get_image(conn, image_id)
-        except glance.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except glance.GlanceError as e:
-            LOG.info('base image %s not readable: %s', image_id, e)
+    if not wanted:
+        return {}
+    try:
+        found = glance.read_images(conn, wanted)
+    except glance.CloudError as e:
+        raise exceptions.CommandError(str(e))
+    except glance.GlanceError as e:
+        LOG.info('base images not readable: %s', e)
+        return {}
+    for image_id, image in list(found.items()):
+        if isinstance(image, str):
+            LOG.info('base image %s not readable: %s', image_id, image)
+            del found[image_id]
     return found
 
 

@@ -14,8 +14,6 @@ import logging
 import os
 from typing import Optional
 
-from glance_virtio.inspect import blockdev
-from glance_virtio.inspect import errors as inspect_errors
 from glance_virtio.services import glance
 from glance_virtio.verify import console
 from glance_virtio.verify import devices
@@ -125,6 +123,8 @@ def local_copy(conn, image, cache_dir):
 
 def vet(path):
     """(QEMU-ready format name, virtual size) or UnsupportedImage."""
+    # Imported here: every command loads this module, few inspect.
+    from glance_virtio.inspect import blockdev
     size = os.path.getsize(path)
     with open(path, 'rb') as f:
         disk = blockdev.open_disk(f, size)
@@ -134,6 +134,7 @@ def vet(path):
 def boot_file(path, props, target, options, name, default_machine='pc',
               default_scsi_model=None):
     """runner.Result of one local image file on the target properties."""
+    from glance_virtio.inspect import errors as inspect_errors
     try:
         fmt, virtual_size = vet(path)
     except inspect_errors.InspectError as e:
