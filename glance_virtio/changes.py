@@ -9,7 +9,8 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+
+from glance_virtio import files
 
 UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
 DURATION = re.compile(r'^(\d+[smhdw])+$')
@@ -119,18 +120,4 @@ def load_state(path):
 
 def save_state(path, state):
     """Write the state atomically (a temporary file, then a rename)."""
-    path = os.path.abspath(path)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
-                               dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(state.to_dict(), f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    files.replace(path, json.dumps(state.to_dict(), sort_keys=True))

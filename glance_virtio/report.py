@@ -5,8 +5,8 @@ talks to a cloud.
 """
 
 import collections
-import os
-import tempfile
+
+from glance_virtio import files
 
 
 PREFIX = 'glance_virtio'
@@ -104,23 +104,7 @@ def write_textfile(path, text):
     The collector never reads half a file; the file is world-readable
     (node-exporter usually runs as another user).
     """
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
-                               dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    files.replace(path, text, 0o644)
 
 
 def scs_0102(rows):

@@ -405,21 +405,27 @@ def _grub2_choice(tree, path, text, cfg, cfg_notes, bls, notes, roots):
 # GRUB legacy
 
 def _grub_legacy(tree, notes, roots):
+    return _each_config(tree, notes, roots, LEGACY_CFGS, 'default',
+                        _legacy_choice)
+
+
+def _each_config(tree, notes, roots, paths, keyword, choose):
+    """choose(...) of each of paths present, once per file links reach."""
     found = []
     seen = set()
-    for path in LEGACY_CFGS:
+    for path in paths:
         if not _present(tree, path):
             continue
         real, text = _read(tree, path, notes)
         if real in seen:
             continue
         seen.add(real)
-        how = '%s default' % posixpath.basename(path)
+        how = '%s %s' % (posixpath.basename(path), keyword)
         if not text:
             found.append(_unknown(how, '%s could not be read' % path))
             continue
-        found.append(_legacy_choice(tree, _named(path, real), real, text,
-                                    how, roots))
+        found.append(choose(tree, _named(path, real), real, text, how,
+                            roots))
     return found
 
 
@@ -537,22 +543,8 @@ def _sd_choice(tree, how, entries, evidence):
 # extlinux / syslinux
 
 def _extlinux(tree, notes, roots):
-    found = []
-    seen = set()
-    for path in EXTLINUX_CFGS:
-        if not _present(tree, path):
-            continue
-        real, text = _read(tree, path, notes)
-        if real in seen:
-            continue
-        seen.add(real)
-        how = '%s DEFAULT' % posixpath.basename(path)
-        if not text:
-            found.append(_unknown(how, '%s could not be read' % path))
-            continue
-        found.append(_extlinux_choice(tree, _named(path, real), real, text,
-                                      how, roots))
-    return found
+    return _each_config(tree, notes, roots, EXTLINUX_CFGS, 'DEFAULT',
+                        _extlinux_choice)
 
 
 def _extlinux_choice(tree, name, real, text, how, roots):

@@ -4,8 +4,8 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 
+from glance_virtio import files
 from glance_virtio.inspect.result import SCHEMA_VERSION
 
 LOG = logging.getLogger(__name__)
@@ -56,17 +56,4 @@ class ResultCache:
         os.makedirs(self.directory, exist_ok=True)
         entry = {'schema': SCHEMA_VERSION, 'checksum': checksum,
                  'result': result}
-        handle, tmp = tempfile.mkstemp(dir=self.directory, prefix='.tmp-',
-                                       suffix='.json')
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                json.dump(entry, out, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self._path(checksum))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        files.replace(self._path(checksum), json.dumps(entry, sort_keys=True))
