@@ -1,6 +1,7 @@
 """The standalone `glance-virtio` command."""
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -60,13 +61,28 @@ class ClientManager:
         return self._conn
 
 
+class CommandManager(commandmanager.CommandManager):
+    """Imports a command's module only when that command runs.
+
+    stevedore would import every command module at start-up, and with
+    them the code of commands that are not run (verify, watch...).
+    """
+
+    def load_commands(self, namespace):
+        self.group_list.append(namespace)
+        for entry in importlib.metadata.entry_points(group=namespace):
+            name = entry.name.replace('_', ' ') \
+                if self.convert_underscores else entry.name
+            self.commands[name] = entry
+
+
 class GlanceVirtioApp(app.App):
 
     def __init__(self):
         super().__init__(
             description='Audit and move Glance images to virtio disk buses',
             version=glance_virtio.version(),
-            command_manager=commandmanager.CommandManager('glance_virtio.cli'),
+            command_manager=CommandManager('glance_virtio.cli'),
             deferred_help=True)
         self.client_manager = None
 
