@@ -39,6 +39,10 @@ KVM_PROBE_SECONDS = 5
 # A KVM canary whose console stays empty this long is given up and booted
 # again under TCG (and KVM is not used again in this process).
 KVM_SILENCE_SECONDS = 30
+# A KVM guest that printed something (GRUB) and then nothing for this long,
+# with no verdict yet, is taken as KVM hanging (seen here: GRUB ran, the
+# kernel never printed); longer than initramfs-tools' 30 s root wait.
+KVM_STALL_SECONDS = 60
 # After the verdict, read a little longer for more evidence lines.
 SETTLE_SECONDS = 2.0
 POLL_SECONDS = 0.2
@@ -271,8 +275,10 @@ def boot(image_path, image_format, virtual_size, state, firmware_type,
         shutil.rmtree(work, ignore_errors=True)
     if result.verdict.reason != KVM_SILENT:
         return result
-    LOG.warning('KVM canary %s wrote nothing in %d s: KVM hangs here, '
-                'booting again under TCG', name, KVM_SILENCE_SECONDS)
+    LOG.warning('KVM canary %s wrote nothing in its first %d s, or '
+                'nothing more for %d s before a verdict: KVM hangs here, '
+                'booting again under TCG', name, KVM_SILENCE_SECONDS,
+                KVM_STALL_SECONDS)
     with _kvm_lock:
         _kvm_answer[qemu] = False
     return boot(image_path, image_format, virtual_size, state,
@@ -353,9 +359,12 @@ def _watch(proc, log, qmp, started, timeout, silence=None):
     classifier = console.Classifier()
     offset, pending = 0, b''
     decided_at, reason = None, None
+    last_output = started
     while True:
         data = _read(log, offset)
         offset += len(data)
+        if data:
+            last_output = time.monotonic()
         pending += data
         lines = pending.split(b'\n')
         pending = lines.pop()
@@ -388,7 +397,9 @@ def _watch(proc, log, qmp, started, timeout, silence=None):
         if now - started > timeout:
             reason = 'timeout after %d s' % timeout
             break
-        if silence and not offset and now - started > silence:
+        if silence and not decided_at and (
+                (not offset and now - started > silence) or
+                now - last_output > KVM_STALL_SECONDS):
             return console.Verdict(console.UNKNOWN, None, (),
                                    KVM_SILENT), KVM_SILENT, None
         time.sleep(POLL_SECONDS)
