@@ -34,6 +34,9 @@ def commands(args):
         'floor': [sys.executable, os.path.join(common.ROOT, 'bench',
                                                'floor.py')] + (
             [] if args.set_all else ['--tag', tag]),
+        'sequential': [sys.executable, os.path.join(
+            common.ROOT, 'bench', 'floor.py'), '--sequential'] + (
+            [] if args.set_all else ['--tag', tag]),
         'audit': gv + ['audit'] + ([] if args.set_all else ['--tag', tag])
         + ['-f', 'json'],
         'set': gv + ['set'] + select + ['--bus', 'scsi', '--dry-run',
@@ -107,7 +110,8 @@ def main():
     common.ensure_catalogue(common.connect(), args.images)
     made = time.perf_counter() - start
     cmds = commands(args)
-    order = [k for k in ('floor', 'openstack', 'audit', 'set') if k in cmds]
+    order = [k for k in ('floor', 'sequential', 'openstack', 'audit', 'set')
+             if k in cmds]
     before = common.load()
     samples = {k: [] for k in order}
     for _ in range(args.runs):
@@ -126,6 +130,8 @@ def main():
     floor = median['floor'][0]
     ratios = ['`audit` / floor: **%.2fx** (target: at most 1.5x)'
               % (median['audit'][0] / floor),
+              '`audit` / the sequential floor: **%.2fx**'
+              % (median['audit'][0] / median['sequential'][0]),
               '`set --dry-run` / floor: **%.2fx** (target: at most 1.5x)'
               % (median['set'][0] / floor)]
     if 'openstack' in median:
@@ -154,8 +160,12 @@ only on request, by all three commands alike).%(made)s
 %(ratios)s
 
 The floor (bench/floor.py) sends the GET pages audit sends (limit 1000,
-same filters) and nothing else; Glance's time to answer them bounds every
-command. openstack image list pages with Glance's default page size.
+same filters, a walk from each end of the listing at once) and nothing
+else; the sequential floor (`bench/floor.py --sequential`) sends one walk,
+page after page, as a plain client does. Glance (two worker processes,
+tools/devcloud.sh) answers the two walks in parallel; its time to answer
+bounds every command. openstack image list pages one walk with Glance's
+default page size.
 """ % dict(images=args.images, runs=args.runs, flags=flags,
            machine=common.machine(), before=before, after=after,
            listed=listed, table=table,

@@ -1,10 +1,11 @@
 """The paging floor: GET /v2/images pages as `glance-virtio audit` does.
 
-The same requests (limit 1000, the same filters, marker paging by the
-`next` link) through keystoneauth, each answer parsed for its `next` link;
-nothing else. Prints the number of images listed.
+The same requests audit sends (limit 1000, the same filters; a walk from
+each end of the listing at once, glance.list_image_bodies with
+both_ends), each answer parsed; nothing else. --sequential: one walk,
+page after page, as a plain client pages. Prints the number of images.
 
-Run: .venv/bin/python bench/floor.py [--tag TAG]
+Run: .venv/bin/python bench/floor.py [--tag TAG] [--sequential]
 """
 
 import argparse
@@ -23,18 +24,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--os-cloud', default='devcloud-admin')
     parser.add_argument('--tag', action='append', default=[])
+    parser.add_argument('--sequential', action='store_true')
     args = parser.parse_args()
     conn = openstack.connect(cloud=args.os_cloud)
-    params = {'limit': glance.PAGE_SIZE}
-    if args.tag:
-        params['tag'] = args.tag
-    url, count = '/images', 0
-    while url:
-        body = conn.image.get(url, params=params, raise_exc=True).json()
-        count += len(body['images'])
-        url = body.get('next')
-        url = url[url.index('/images'):] if url else None
-        params = None
+    query = {'tag': args.tag} if args.tag else None
+    count = sum(1 for _ in glance.list_image_bodies(
+        conn, query, both_ends=not args.sequential))
     print(count)
     return 0
 

@@ -207,7 +207,8 @@ def select(conn, parsed_args):
     else:
         try:
             images = list(glance.list_images(conn, filters(parsed_args),
-                                             parsed_args.name_pattern))
+                                             parsed_args.name_pattern,
+                                             both_ends=True))
         except glance.CloudError as e:
             raise exceptions.CommandError(str(e))
         except glance.GlanceError as e:

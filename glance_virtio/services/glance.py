@@ -9,12 +9,15 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
 from glance_virtio import model
+from glance_virtio.services import paging
 
 LOG = logging.getLogger(__name__)
 
 UUID = re.compile(r'^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$', re.I)
 PATCH_TYPE = 'application/openstack-images-v2.1-json-patch'
 PAGE_SIZE = 1000
+# The reverse of Glance's default order (created_at, then id, descending).
+OLDEST_FIRST = 'created_at:asc,id:asc'
 CORE_KEYS = frozenset((
     'id', 'name', 'status', 'visibility', 'owner', 'protected', 'checksum',
     'os_hash_algo', 'os_hash_value', 'size', 'virtual_size', 'disk_format',
@@ -176,26 +179,50 @@ def _detail(resp):
     return text[:200] or resp.reason or 'error'
 
 
-def list_images(conn, filters=None, name_pattern=None):
-    """Yield every image matching the server-side filters, page by page."""
-    for item in list_image_bodies(conn, filters):
+def list_images(conn, filters=None, name_pattern=None, both_ends=False):
+    """Yield every image matching the server-side filters, page by page.
+
+    both_ends: read from the newest and the oldest image at once (see
+    list_image_bodies), for listings of the whole catalogue.
+    """
+    for item in list_image_bodies(conn, filters, both_ends=both_ends):
         if name_pattern and not fnmatch.fnmatchcase(
                 item.get('name') or '', name_pattern):
             continue
         yield to_image(item)
 
 
-def list_image_bodies(conn, filters=None):
-    """Yield the JSON body of every image matching the filters."""
-    params = dict(filters or {}, limit=PAGE_SIZE)
-    url = '/images'
-    while url:
-        body = _request(conn, url, params=params, connect_retries=3).json()
-        yield from body.get('images', [])
-        url = body.get('next')
-        if url:
-            url = url[url.index('/images'):] if '/images' in url else None
-            params = None
+def list_image_bodies(conn, filters=None, both_ends=False,
+                      page_size=PAGE_SIZE):
+    """Yield the JSON body of every image matching the filters.
+
+    In Glance's own order (newest first).  both_ends: two walks at once,
+    one from each end (paging.both_ends), which Glance's worker processes
+    serve in parallel; less than two pages are read twice.
+    """
+    if not both_ends:
+        marker, more = None, True
+        while more:
+            page, more = _image_page(conn, filters, False, marker, page_size)
+            yield from page
+            marker = page[-1]['id'] if page else None
+            more = more and marker is not None
+        return
+
+    def fetch(oldest, marker, limit):
+        return _image_page(conn, filters, oldest, marker, limit)
+    yield from paging.both_ends(fetch, page_size)
+
+
+def _image_page(conn, filters, oldest, marker, limit):
+    """(image bodies, whether Glance links a next page) of one page."""
+    params = dict(filters or {}, limit=limit)
+    if oldest:
+        params['sort'] = OLDEST_FIRST
+    if marker:
+        params['marker'] = marker
+    body = _request(conn, '/images', params=params, connect_retries=3).json()
+    return body.get('images', []), bool(body.get('next'))
 
 
 def get_images(conn, image_ids):

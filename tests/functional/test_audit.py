@@ -1,5 +1,6 @@
 """virtio-audit against the real local cloud, through both CLIs."""
 
+from glance_virtio.services import glance
 from tests.functional.conftest import run
 from tests.functional.conftest import run_json
 
@@ -118,3 +119,19 @@ def test_rules_command_both_ways(cloud):
     assert {'GV001', 'GV011', 'GV023'} <= {r['ID'] for r in rows}
     rows, _ = run_json('image', 'virtio-rules', tool='openstack', check=0)
     assert len(rows) > 20
+
+
+def test_both_ends_list_what_one_walk_lists(catalogue, admin):
+    tag, loaded = catalogue
+    query = {'tag': [tag]}
+    one_walk = [b['id'] for b in glance.list_image_bodies(admin, query)]
+    assert sorted(one_walk) == sorted(i for i, _ in loaded.values())
+    count = len(one_walk)
+    # Pages that meet in the middle, only touch, overlap, or hold it all.
+    for size in (1, 2, 3, count // 2, count // 2 + 1, count - 1, count,
+                 count + 5):
+        both = [b['id'] for b in glance.list_image_bodies(
+            admin, query, both_ends=True, page_size=size)]
+        assert both == one_walk, size
+    rows, _ = run_json('audit', '--tag', tag, check=0)
+    assert [r['ID'] for r in rows] == one_walk

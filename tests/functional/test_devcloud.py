@@ -35,6 +35,10 @@ def test_status_of_a_running_cloud(cloud):
     for name in ('glance', 'rabbitmq', 'nova-compute', 'cinder-volume'):
         assert '%-16s running' % name in result.stdout
     assert 'stopped' not in result.stdout
+    # Glance serves from two worker processes, as on a two-CPU controller.
+    glance = [line for line in result.stdout.splitlines()
+              if line.startswith('glance ')]
+    assert glance[0].endswith('answering, 2 worker processes'), glance
 
 
 def test_a_taken_port_is_a_clear_error_before_installing(cloud, tmp_path):

@@ -168,6 +168,9 @@ def cmd_status(cloud, args):
             answer = 'answering' if st == 200 else 'HTTP %d' % st
         except OSError as e:
             answer = 'not answering (%s)' % e
+        workers = svc.group_size(pid)
+        if workers > 1:
+            answer += ', %d worker processes' % workers
         print('%-16s running  pid %-7d %s  %s' % (
             svc.name, pid, svc.url or '(no port)', answer))
     return 0 if up else 3

@@ -22,10 +22,17 @@ from devcloud.base import (DATA, ETC, Fail, HOST, LOGS, REGION, RUN,
 # another thread or process writes meanwhile (no busy wait).  BEGIN
 # IMMEDIATE takes the write lock up front, so concurrent requests queue on
 # busy_timeout instead.  Every server and daemon runs with these hooks.
+# A thread of a server with several workers serving a GET or HEAD
+# (READING.get) keeps the deferred BEGIN:
+# its reads then run beside other readers and a writer, as they do on a
+# real cloud's database, instead of queueing behind every transaction.
 SQLITE_HOOKS = '''
 import sqlite3
+import threading
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+READING = threading.local()
 
 @event.listens_for(Engine, 'connect')
 def _busy_timeout(dbapi_con, record):
@@ -34,7 +41,8 @@ def _busy_timeout(dbapi_con, record):
 
 @event.listens_for(Engine, 'before_cursor_execute', retval=True)
 def _begin_immediate(conn, cursor, stmt, params, context, many):
-    if stmt == 'BEGIN' and conn.dialect.name == 'sqlite':
+    if stmt == 'BEGIN' and conn.dialect.name == 'sqlite' and not getattr(
+            READING, 'get', False):
         stmt = 'BEGIN IMMEDIATE'
     return stmt, params
 '''
@@ -42,15 +50,28 @@ def _begin_immediate(conn, cursor, stmt, params, context, many):
 # keystone parses sys.argv with oslo.config, so waitress-serve's own
 # arguments would break it: import the app with a clean argv instead (plus
 # the service's own app_argv, for cinder, which reads its config that way).
+# With more than one worker, the processes share the listening socket, as
+# the worker processes of a WSGI server (uWSGI, mod_wsgi) do; each forks
+# before it imports the app, so no database connection or thread is shared.
 LAUNCHER = '''
-import importlib, sys, waitress
+import importlib, os, socket, sys, waitress
 %s
-svc, app, port = sys.argv[1:4]
-sys.argv = ['devcloud-' + svc] + sys.argv[4:]
+svc, app, port, workers = sys.argv[1:5]
+sys.argv = ['devcloud-' + svc] + sys.argv[5:]
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(('%s', int(port)))
+for _ in range(int(workers) - 1):
+    if os.fork() == 0:
+        break
 mod, attr = app.split(':')
 app = getattr(importlib.import_module(mod), attr)
+
+def serve(environ, start_response, app=app, parallel=int(workers) > 1):
+    READING.get = parallel and environ['REQUEST_METHOD'] in ('GET', 'HEAD')
+    return app(environ, start_response)
 # threads: concurrency; body size: let big images in (default 1 GiB).
-waitress.serve(app, host='%s', port=int(port), threads=16,
+waitress.serve(serve, sockets=[sock], threads=16,
                max_request_body_size=1 << 40, ident='devcloud-' + svc)
 ''' % (SQLITE_HOOKS, HOST)
 
@@ -110,10 +131,13 @@ class Service:
     service_roles = ()    # roles of its user in project 'service', if any
     minimal = False       # part of `start --minimal` (Keystone + Glance)
     phase = 0             # launched once every lower phase answers
+    workers = 1           # server processes (DEVCLOUD_<NAME>_WORKERS)
 
     def __init__(self):
         self.port_env = 'DEVCLOUD_%s_PORT' % self.name.upper()
         self.port = int(os.environ.get(self.port_env, self.default_port))
+        self.workers = int(os.environ.get(
+            'DEVCLOUD_%s_WORKERS' % self.name.upper(), self.workers))
         self.url = 'http://%s:%d' % (HOST, self.port)
         self.etc = ETC / self.name
         self.data = DATA
@@ -163,7 +187,7 @@ class Service:
     def command(self):
         """The command line of the server (a WSGI app under waitress)."""
         return [VENV / 'bin' / 'python', '-c', LAUNCHER, self.name, self.app,
-                str(self.port)]
+                str(self.port), str(self.workers)]
 
     def environ(self):
         env = dict(os.environ)
@@ -206,6 +230,16 @@ class Service:
                 with contextlib.suppress(OSError):
                     f.unlink()
         return pid
+
+    def group_size(self, pid):
+        """How many live processes are in pid's process group."""
+        count = 0
+        for entry in os.listdir('/proc'):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path('/proc/%s/stat' % entry).read_text()
+                fields = stat.rsplit(')', 1)[1].split()
+                count += fields[0] != 'Z' and int(fields[2]) == pid
+        return count
 
     def check_port(self):
         if not port_free(self.port):
@@ -296,6 +330,16 @@ class Daemon(Service):
     def command(self):
         return [VENV / 'bin' / 'python', '-c', DAEMON_LAUNCHER, self.name,
                 self.main, '--config-file', self.conf]
+
+    def group_size(self, pid):
+        """How many live processes are in pid's process group."""
+        count = 0
+        for entry in os.listdir('/proc'):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path('/proc/%s/stat' % entry).read_text()
+                fields = stat.rsplit(')', 1)[1].split()
+                count += fields[0] != 'Z' and int(fields[2]) == pid
+        return count
 
     def check_port(self):
         pass

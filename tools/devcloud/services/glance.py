@@ -28,6 +28,10 @@ class Glance(Service):
     service_type = 'image'
     service_roles = ('admin', 'service')
     minimal = True
+    # Glance's own default is a worker process per CPU; this is that for
+    # two CPUs, whatever the machine (clients that read in parallel meet
+    # a Glance that serves in parallel, as on a real cloud).
+    workers = 2
 
     @property
     def conf(self):
