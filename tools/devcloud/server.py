@@ -51,10 +51,15 @@ def _begin_immediate(conn, cursor, stmt, params, context, many):
 # arguments would break it: import the app with a clean argv instead (plus
 # the service's own app_argv, for cinder, which reads its config that way).
 # With more than one worker, the processes share the listening socket, as
-# the worker processes of a WSGI server (uWSGI, mod_wsgi) do; each forks
-# before it imports the app, so no database connection or thread is shared.
+# the worker processes of uWSGI do; each forks before it imports the app,
+# so no database connection or thread is shared.  And as a uWSGI worker
+# takes a connection only when it is free, a worker here accepts only
+# while none of its connections is new (accepted less than a second ago,
+# no request yet) or has a request in progress: two requests sent at once
+# on two connections reach two workers.
 LAUNCHER = '''
-import importlib, os, socket, sys, waitress
+import importlib, os, socket, sys, time, waitress
+from waitress.channel import HTTPChannel
 %s
 svc, app, port, workers = sys.argv[1:5]
 sys.argv = ['devcloud-' + svc] + sys.argv[5:]
@@ -66,13 +71,41 @@ for _ in range(int(workers) - 1):
         break
 mod, attr = app.split(':')
 app = getattr(importlib.import_module(mod), attr)
+BUSY = {}
 
 def serve(environ, start_response, app=app, parallel=int(workers) > 1):
     READING.get = parallel and environ['REQUEST_METHOD'] in ('GET', 'HEAD')
     return app(environ, start_response)
+
+class Channel(HTTPChannel):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        BUSY[self] = time.monotonic() + 1
+
+    def service(self):
+        try:
+            super().service()
+        finally:
+            BUSY.pop(self, None)
+            self.server.pull_trigger()
+
 # threads: concurrency; body size: let big images in (default 1 GiB).
-waitress.serve(serve, sockets=[sock], threads=16,
-               max_request_body_size=1 << 40, ident='devcloud-' + svc)
+server = waitress.create_server(serve, sockets=[sock], threads=16,
+                                max_request_body_size=1 << 40,
+                                ident='devcloud-' + svc)
+if int(workers) > 1:
+    add_task, readable = server.add_task, server.readable
+
+    def queued(channel):
+        BUSY[channel] = float('inf')
+        add_task(channel)
+
+    def free():
+        now = time.monotonic()
+        return readable() and all(t < now for t in list(BUSY.values()))
+    server.channel_class, server.add_task, server.readable = (
+        Channel, queued, free)
+server.run()
 ''' % (SQLITE_HOOKS, HOST)
 
 # A daemon's console script: import it first (nova and cinder pick their
