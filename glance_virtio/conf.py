@@ -6,7 +6,7 @@ import re
 from oslo_config import cfg
 from oslo_config import types
 
-from glance_virtio import machine
+from glance_virtio.knowledge import machine
 from glance_virtio import model
 
 PROJECT = 'glance-virtio'
@@ -166,7 +166,7 @@ def _bounds(kind):
 
 
 def _rule_ids(ids):
-    from glance_virtio import rules
+    from glance_virtio.knowledge import rules
     unknown = sorted(set(i.upper() for i in ids) - set(rules.by_id()))
     if unknown:
         return 'unknown rule %s (see the rules command)' % ', '.join(unknown)

@@ -4,7 +4,7 @@ import dataclasses
 import shlex
 from typing import Optional, Tuple
 
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 
 CHANGE, UNCHANGED, BLOCKED, SKIPPED = ('change', 'unchanged', 'blocked',
                                        'skipped')

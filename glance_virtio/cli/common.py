@@ -16,7 +16,7 @@ from glance_virtio import conf
 from glance_virtio import engine
 from glance_virtio.kinds import images
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)

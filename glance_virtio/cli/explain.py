@@ -5,7 +5,7 @@ import logging
 from cliff import columns
 
 from glance_virtio.cli import common
-from glance_virtio import explain
+from glance_virtio.knowledge import explain
 
 LOG = logging.getLogger(__name__)
 

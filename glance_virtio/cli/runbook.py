@@ -7,7 +7,7 @@ import sys
 from osc_lib import exceptions
 
 from glance_virtio.cli import common
-from glance_virtio import explain
+from glance_virtio.knowledge import explain
 from glance_virtio import journal
 from glance_virtio import runbook
 

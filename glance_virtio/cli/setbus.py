@@ -7,7 +7,7 @@ from glance_virtio.cli import runbook
 from glance_virtio import engine
 from glance_virtio.kinds import images
 from glance_virtio import plan
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.verify import afterset
 
 LOG = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ import types
 from osc_lib import exceptions
 
 from glance_virtio import audit
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import engine
 from glance_virtio import journal
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.services import cinder
 from glance_virtio.services import glance
 from glance_virtio.services import nova

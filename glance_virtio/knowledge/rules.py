@@ -4,8 +4,8 @@ import dataclasses
 import functools
 from typing import Callable, Mapping, Optional
 
-from glance_virtio import detect
-from glance_virtio import machine
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import machine
 from glance_virtio import model
 from glance_virtio.model import ERROR, INFO, NOT_READY, READY, UNKNOWN, WARNING
 

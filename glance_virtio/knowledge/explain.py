@@ -13,9 +13,9 @@ import dataclasses
 import re
 from typing import Optional, Tuple
 
-from glance_virtio import detect
-from glance_virtio import machine as machine_
-from glance_virtio import rules
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import machine as machine_
+from glance_virtio.knowledge import rules
 
 BLOCKINFO = 'nova/virt/libvirt/blockinfo.py'
 INSTANCE_DIR = '/var/lib/nova/instances/INSTANCE-UUID/'
