@@ -10,6 +10,7 @@ turn them into columns.
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import sys
 import time
 from typing import Mapping, Optional
@@ -216,6 +217,15 @@ def confirm(question, yes=False, stdin=None, stderr=None):
     return stdin.readline().strip().lower() in ('y', 'yes')
 
 
+def check_journal(options):
+    """Refuse --journal on an existing file unless --append is given."""
+    path = options.journal
+    if path and os.path.exists(path) and not options.append:
+        raise exceptions.CommandError(
+            'journal %s exists: give --append to add this run to it, or '
+            'another file' % path)
+
+
 def open_journal(options, directory, command, identity, **header):
     """A journal, its start record written; --journal or a new default."""
     path = options.journal or journal.default_path(directory, command)
@@ -227,6 +237,22 @@ def open_journal(options, directory, command, identity, **header):
     record.write('start', command=command, **dict(identity, **header))
     sys.stderr.write('journal: %s\n' % path)
     return record
+
+
+def identity(conn):
+    """Who runs this command, as a journal's start record names it."""
+    return {'cloud': conn.config.name,
+            'auth_url': conn.config.get_auth_args().get('auth_url'),
+            'user_id': conn.current_user_id,
+            'project_id': conn.current_project_id}
+
+
+def opener(conn, directory, options, command, **header):
+    """open_record(**more) for change and rollback: this run's journal."""
+    def open_record(**more):
+        return open_journal(options, directory, command, identity(conn),
+                            **dict(header, **more))
+    return open_record
 
 
 def run_writes(kind, conn, writes, record, concurrency):
@@ -386,6 +412,17 @@ def identity_warning(start, now):
             'with %s' % (
                 ', '.join('%s %s' % (k, start.get(k)) for k in differ),
                 ', '.join('%s %s' % (k, now.get(k)) for k in differ)))
+
+
+def read_journal(entries, path):
+    """entries(path): (start record, entries); a CommandError if it fails."""
+    try:
+        return entries(path)
+    except OSError as e:
+        raise exceptions.CommandError('cannot read journal %s: %s' % (
+            path, e.strerror or e))
+    except ValueError as e:
+        raise exceptions.CommandError('cannot roll back: %s' % e)
 
 
 def rollback(kind, conn, start, entries, options, open_record, concurrency,

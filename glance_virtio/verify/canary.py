@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import sys
 from typing import Optional
 
 from glance_virtio.services import glance
@@ -193,6 +194,33 @@ def verify_images(conn, images, target, options, policy, cache_dir,
             if progress:
                 progress(outcomes[-1])
         return outcomes
+
+
+def progress(outcome):
+    """The line a finished canary writes on stderr."""
+    sys.stderr.write('canary %s %s: %s%s\n' % (
+        outcome.image_id, outcome.name, outcome.verdict,
+        ' (%s)' % outcome.result.verdict.marker
+        if outcome.result.verdict.marker else ''))
+
+
+def verify(conn, images, args, policy):
+    """Outcomes of verify's canaries, booted --via local or nova.
+
+    Locally, runner.QemuMissing before any boot when there is no QEMU.
+    """
+    if args.via == 'nova':
+        from glance_virtio.verify import viaserver
+        return viaserver.verify_images(
+            conn, images, args.flavor, args.network or 'none',
+            args.boot_timeout, progress)
+    options = runner.Options(timeout=args.boot_timeout,
+                             memory_mb=args.memory, accel=args.accel,
+                             console_dir=args.console_dir)
+    runner.qemu_binary(options)
+    return verify_images(
+        conn, images, Target(args.bus, args.scsi_model, args.machine_type),
+        options, policy, args.canary_cache, args.concurrency, progress)
 
 
 def exit_code(outcomes, strict=False):
