@@ -20,6 +20,7 @@ from osc_lib import exceptions
 from glance_virtio import journal
 from glance_virtio import plan
 from glance_virtio import progress
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
@@ -44,14 +45,8 @@ EXIT_FAILED = 4
 EXIT_BLOCKED = 5
 
 
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """Take the keys of one thing from expected to desired (None: absent)."""
-
-    id: str
-    name: str
-    expected: Mapping[str, Optional[str]]
-    desired: Mapping[str, Optional[str]]
+class _Named:
+    """The thing's id under the names the kinds' code reads it by."""
 
     @property
     def image_id(self):
@@ -63,7 +58,17 @@ class Write:
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
+class Write(_Named):
+    """Take the keys of one thing from expected to desired (None: absent)."""
+
+    id: str
+    name: str
+    expected: Mapping[str, Optional[str]]
+    desired: Mapping[str, Optional[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome(_Named):
     """What one write did; power is what happened to a server's power."""
 
     id: str
@@ -74,14 +79,6 @@ class Outcome:
     error: str = ''
     power: str = ''
     power_error: str = ''
-
-    @property
-    def image_id(self):
-        return self.id
-
-    @property
-    def server_id(self):
-        return self.id
 
     @property
     def failed(self):
@@ -105,18 +102,40 @@ class Kind:
     """What a kind of thing supplies; see glance_virtio.kinds."""
 
     noun = 'thing'
-    set_command = 'set'
-    rollback_command = 'rollback'
+    # '' for images, else as the commands name it: volume-set.
+    family = ''
     # Keys of a journal intent naming the thing.
     journal_key = 'image'
+
+    @property
+    def set_command(self):
+        return self.family + '-set' if self.family else 'set'
+
+    @property
+    def rollback_command(self):
+        return self.family + '-rollback' if self.family else 'rollback'
 
     def run(self, conn, writes, record, concurrency, progress):
         """Outcomes of writes, in order; Interrupted on Ctrl-C."""
         raise NotImplementedError
 
-    def read(self, conn, thing_id, keys):
-        """The current values of keys; Unreadable if it cannot be read."""
+    def get(self, conn, thing_id):
+        """The thing as its service has it now, with its properties."""
         raise NotImplementedError
+
+    def read(self, conn, thing_id, keys):
+        """The current values of keys; Unreadable if it cannot be read.
+
+        A failed login or connection, or a 401, ends the run instead.
+        """
+        try:
+            found = self.get(conn, thing_id)
+        except glance.GlanceError as e:
+            if isinstance(e, glance.CloudError) or e.status in (None, 401):
+                raise exceptions.CommandError('cannot read %s %s: %s'
+                                              % (self.noun, thing_id, e))
+            raise Unreadable(str(e))
+        return {k: found.properties.get(k) for k in keys}
 
     def question(self, todo):
         return 'Apply to %s?' % count(len(todo), self.noun)

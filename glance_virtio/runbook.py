@@ -11,9 +11,10 @@ from osc_lib import exceptions
 from glance_virtio import journal
 from glance_virtio.knowledge import detect
 from glance_virtio.knowledge import explain
+from glance_virtio import plan
 
-CHANGE, UNCHANGED, BLOCKED, SKIPPED = ('change', 'unchanged', 'blocked',
-                                       'skipped')
+CHANGE, UNCHANGED, BLOCKED, SKIPPED = (plan.CHANGE, plan.UNCHANGED,
+                                       plan.BLOCKED, plan.SKIPPED)
 FAILURES = {
     'windows': 'INACCESSIBLE_BOOT_DEVICE (stop code 0x7B) on the console: '
                'the boot disk driver is not boot-start',
@@ -25,14 +26,9 @@ FAILURES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Context:
+class Context(plan.Target):
     """How the change was asked for, to write commands that repeat it."""
 
-    bus: str
-    scsi_model: Optional[str] = None
-    vif_model: Optional[str] = None
-    machine_type: Optional[str] = None
-    fill_os_type: bool = False
     allow: Tuple[str, ...] = ()
     deep: bool = False
     journal: str = ''

@@ -19,11 +19,10 @@ LOG = logging.getLogger(__name__)
 class AuditImages(common.Lister):
     """Audit images for virtio disk bus readiness and known-bad properties"""
 
+    snapshots_default = True
     command = 'audit'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        common.add_selection(parser, snapshots_default=True)
+    def add_options(self, parser):
         common.add_long(parser)
         common.add_deep(parser)
         common.severity_choice(parser, 'none: findings never change the '
@@ -49,7 +48,6 @@ class AuditImages(common.Lister):
                                  'SCS testcase fails'
                             % (report.SCS_TESTCASE, report.STRICT_TESTCASE,
                                report.EXIT_FINDINGS))
-        return parser
 
     def take_action(self, parsed_args):
         args = parsed_args

@@ -44,10 +44,19 @@ class Help:
     # '' for images, else volume or server: `openstack volume virtio-set`.
     family = ''
 
+    # A command that selects images: the --include-snapshots default.
+    snapshots_default = None
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.formatter_class = EpilogFormatter
+        if self.snapshots_default is not None:
+            add_selection(parser, self.snapshots_default)
+        self.add_options(parser)
         return parser
+
+    def add_options(self, parser):
+        """The command's own options."""
 
     def get_epilog(self):
         found = usage.EPILOGS.get((self.family, short_name(self)))
@@ -305,7 +314,10 @@ class Change(Lister):
     columns; the engine confirms, journals, applies and sets the exit code.
     """
 
-    spec = ()
+    command = 'set'
+    # The kinds module of the things changed: SET_COLUMNS, the table.
+    kind_module = None
+    extra = ()
     login = None
     # The usage error when nothing is selected: 'name the images, ...'.
     selection_hint = ''
@@ -345,17 +357,20 @@ class Change(Lister):
         rows, self._exit = engine.change(
             kind, conn, changes, args, open_record,
             args.concurrency or config.policy.concurrency, after)
-        return columns.table(self.spec, self.rows(rows), args)
+        return columns.table(self.kind_module.SET_COLUMNS + self.extra,
+                             self.rows(rows), args)
 
 
 class Audit(Lister):
     """An audit of copies (volumes, servers): drift from the image.
 
-    A subclass gives the options, rows() and the columns; exit code 3 on
-    --fail-on or, with --fail-on-drift, on a row drifted() says drifts.
+    A subclass gives the options, rows() and the kinds module; exit code
+    3 on --fail-on or, with --fail-on-drift, on a row drifted() says drifts.
     """
 
-    spec = long_spec = ()
+    command = 'audit'
+    # The kinds module of the things audited: AUDIT_COLUMNS, AUDIT_LONG.
+    kind_module = None
 
     def add_drift_options(self, parser, listed, drifts, fail_on_default,
                           only_drift_last=False):
@@ -387,7 +402,8 @@ class Audit(Lister):
             rows = [r for r in rows if self.listed(r)]
         long = parsed_args.long or columns.wants_everything(parsed_args)
         return columns.table(
-            self.spec + (self.long_spec if long else ()), rows,
+            self.kind_module.AUDIT_COLUMNS + (
+                self.kind_module.AUDIT_LONG if long else ()), rows,
             parsed_args)
 
     def run(self, parsed_args):

@@ -15,11 +15,10 @@ LOG = logging.getLogger(__name__)
 class ExplainImages(common.Lister):
     """Show the disks, controllers and XML a guest gets, now and after --bus"""
 
+    snapshots_default = True
     command = 'explain'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        common.add_selection(parser, snapshots_default=True)
+    def add_options(self, parser):
         common.add_bus(parser, 'Show the target hw_disk_bus side by side: '
                        'virtio, scsi, sata, ide', required=False,
                        machine_type='Target hw_machine_type, e.g. q35 '
@@ -34,7 +33,6 @@ class ExplainImages(common.Lister):
         common.add_long(parser, 'Also list devices, XML, what libvirt adds '
                                 'and limits')
         common.add_deep(parser)
-        return parser
 
     def take_action(self, parsed_args):
         args = parsed_args

@@ -16,8 +16,7 @@ class InspectImages(common.Lister):
 
     command = 'inspect'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         parser.add_argument('images', metavar='<image>', nargs='*',
                             help='Glance image ids or names, each matching '
                                  'exactly one image, else nothing is read '
@@ -35,7 +34,6 @@ class InspectImages(common.Lister):
                             help='Most image data to read per image, in MiB '
                                  '(default: site policy [inspect] '
                                  'max_read_mib, 256)')
-        return parser
 
     def take_action(self, parsed_args):
         args = parsed_args

@@ -19,15 +19,13 @@ class Command(common.Lister):
     login = None
     entries = staticmethod(images.rollback_entries)
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         parser.add_argument('source', metavar='<journal>',
                             help=self.source_help or 'Journal written by %s'
                             % common.invoked(self, 'set'))
-        self.add_options(parser)
-        return parser
+        self.add_apply(parser)
 
-    def add_options(self, parser):
+    def add_apply(self, parser):
         common.add_apply_options(parser)
 
     def kind(self, parsed_args):

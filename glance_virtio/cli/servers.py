@@ -50,13 +50,10 @@ def add_apply(parser):
 class AuditServers(common.Audit):
     """Audit the disk bus each server was booted with, and its drift"""
 
-    command = 'audit'
     family = 'server'
-    spec = servers.AUDIT_COLUMNS
-    long_spec = servers.AUDIT_LONG
+    kind_module = servers
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         add_selection(parser, required=False)
         common.add_long(parser)
         self.add_drift_options(
@@ -66,7 +63,6 @@ class AuditServers(common.Audit):
                             type=common.concurrency_arg, default=4,
                             help='nova-manage runs at the same time '
                                  '(default: 4)')
-        return parser
 
     def rows(self, args):
         policy = common.load_policy(self.app)
@@ -85,14 +81,12 @@ class AuditServers(common.Audit):
 class SetServers(common.Change):
     """Set the disk bus Nova recorded for servers: stop, nova-manage, start"""
 
-    command = 'set'
     family = 'server'
-    spec = servers.SET_COLUMNS
+    kind_module = servers
     selection_hint = ('name the servers, give --project or --follow-images, '
                       'or use --all')
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         add_selection(parser, required=True)
         parser.add_argument('--all', action='store_true',
                             help='Select every visible server (required '
@@ -104,7 +98,6 @@ class SetServers(common.Change):
         common.add_bus(parser, machine_type=None)
         common.add_allow(parser, self, example='')
         add_apply(parser)
-        return parser
 
     def selected(self, args):
         return args.servers or args.project or args.follow_images
@@ -128,7 +121,7 @@ class RollbackServers(rollback.Command):
     source_help = 'Journal written by the server set command'
     entries = staticmethod(servers.rollback_entries)
 
-    def add_options(self, parser):
+    def add_apply(self, parser):
         add_nova_manage(parser, required=True)
         add_apply(parser)
 

@@ -15,13 +15,11 @@ LOG = logging.getLogger(__name__)
 class SetBus(common.Change):
     """Set the disk bus of images in bulk, blocking known-bad combinations"""
 
-    command = 'set'
-    spec = images.SET_COLUMNS
+    kind_module = images
+    snapshots_default = False
     selection_hint = 'name the images, give a filter, or use --all'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        common.add_selection(parser, snapshots_default=False)
+    def add_options(self, parser):
         common.add_bus(parser, machine_type=None)
         parser.add_argument('--vif-model', metavar='<model>',
                             type=common.lower,
@@ -42,7 +40,6 @@ class SetBus(common.Change):
                                  'runbook in Markdown (with or without '
                                  '--dry-run)')
         afterset.add_options(parser)
-        return parser
 
     def selected(self, args):
         return args.images or images.filters(args) or args.name_pattern
@@ -60,6 +57,6 @@ class SetBus(common.Change):
                           inspections, policy)
         if not afterset.wanted(args):
             return images.KIND, target, changes, None
-        self.spec += ((afterset.COLUMN, 'after', None),)
+        self.extra = ((afterset.COLUMN, 'after', None),)
         return (images.KIND, target, changes,
                 afterset.after(conn, policy, args))

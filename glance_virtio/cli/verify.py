@@ -17,11 +17,10 @@ LOG = logging.getLogger(__name__)
 class VerifyImages(common.Lister):
     """Boot each image in a local QEMU as Nova would, and read its console"""
 
+    snapshots_default = True
     command = 'verify'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        common.add_selection(parser, snapshots_default=True)
+    def add_options(self, parser):
         common.add_bus(parser, 'Boot on this hw_disk_bus (virtio, scsi, '
                        'sata, ide) instead of the image\'s own',
                        required=False, machine_type='Boot on this '
@@ -66,7 +65,6 @@ class VerifyImages(common.Lister):
                                  '"none" (default: none)')
         common.add_long(parser, 'Also show the accelerator, CPU seconds, '
                                 'peak memory, console log and reason')
-        return parser
 
     def take_action(self, parsed_args):
         args = parsed_args

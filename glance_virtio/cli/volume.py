@@ -28,13 +28,10 @@ def add_selection(parser):
 class AuditVolumes(common.Audit):
     """Audit bootable volumes' image metadata and its drift from the image"""
 
-    command = 'audit'
     family = 'volume'
-    spec = volumes.AUDIT_COLUMNS
-    long_spec = volumes.AUDIT_LONG
+    kind_module = volumes
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         add_selection(parser)
         common.add_long(parser)
         parser.add_argument('--no-snapshots', dest='snapshots',
@@ -44,7 +41,6 @@ class AuditVolumes(common.Audit):
             parser, 'volumes that differ from their image', 'volume differs '
             'from its image', 'none: findings never change the exit code',
             only_drift_last=True)
-        return parser
 
     def rows(self, args):
         policy = common.load_policy(self.app)
@@ -57,15 +53,13 @@ class AuditVolumes(common.Audit):
 class SetVolumes(common.Change):
     """Set the disk bus in bootable volumes' image metadata, journaled"""
 
-    command = 'set'
     family = 'volume'
-    spec = volumes.SET_COLUMNS
+    kind_module = volumes
     login = staticmethod(cinder.login)
     selection_hint = ('name the volumes, give --project or --follow-images, '
                       'or use --all')
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         add_selection(parser)
         parser.add_argument('--all', action='store_true',
                             help='Select every visible bootable volume '
@@ -74,7 +68,6 @@ class SetVolumes(common.Change):
         common.add_bus(parser)
         common.add_allow(parser, self)
         common.add_apply_options(parser, 'Volumes')
-        return parser
 
     def selected(self, args):
         return args.volumes or args.project or args.follow_images
@@ -97,7 +90,7 @@ class RollbackVolumes(rollback.Command):
     login = staticmethod(cinder.login)
     entries = staticmethod(volumes.rollback_entries)
 
-    def add_options(self, parser):
+    def add_apply(self, parser):
         common.add_apply_options(parser, 'Volumes')
 
     def kind(self, parsed_args):

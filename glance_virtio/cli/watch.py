@@ -20,8 +20,7 @@ class Watch(common.Help, command.Command):
 
     command = 'watch'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
+    def add_options(self, parser):
         parser.add_argument('--output', metavar='<file>',
                             help='Append the JSON lines to this file '
                                  '(default: stdout)')
@@ -50,7 +49,6 @@ class Watch(common.Help, command.Command):
                             help='Seconds between listings of what changed '
                                  '(default: site policy [watch] '
                                  'reconcile_interval, 300)')
-        return parser
 
     def take_action(self, parsed_args):
         args = parsed_args

@@ -276,21 +276,10 @@ def rollback_entries(path):
 
 class Images(engine.Kind):
     noun = 'image'
-    set_command = 'set'
-    rollback_command = 'rollback'
+    get = staticmethod(glance.get_image)
 
     def run(self, conn, writes, record, concurrency, progress):
         return run(conn, writes, record, concurrency, progress)
-
-    def read(self, conn, image_id, keys):
-        try:
-            image = glance.get_image(conn, image_id)
-        except glance.GlanceError as e:
-            if e.status in (None, 401):
-                raise exceptions.CommandError('cannot read image %s: %s'
-                                              % (image_id, e))
-            raise engine.Unreadable(str(e))
-        return {k: image.properties.get(k) for k in keys}
 
 
 KIND = Images()

@@ -607,9 +607,7 @@ def rollback_entries(path):
 
 
 class Servers(engine.Kind):
-    noun = 'server'
-    set_command = 'server-set'
-    rollback_command = 'server-rollback'
+    noun = family = 'server'
 
     def __init__(self, manage=None, restart=True):
         self.manage, self.restart = manage, restart

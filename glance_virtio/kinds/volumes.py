@@ -535,21 +535,11 @@ def rollback_entries(path):
 
 
 class Volumes(engine.Kind):
-    noun = 'volume'
-    set_command = 'volume-set'
-    rollback_command = 'volume-rollback'
+    noun = family = 'volume'
+    get = staticmethod(cinder.get_volume)
 
     def run(self, conn, writes, record, concurrency, progress):
         return run(conn, writes, record, concurrency, progress)
-
-    def read(self, conn, volume_id, keys):
-        try:
-            vol = cinder.get_volume(conn, volume_id)
-        except cinder.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except cinder.CinderError as e:
-            raise engine.Unreadable(str(e))
-        return {k: vol.properties.get(k) for k in keys}
 
 
 KIND = Volumes()
