@@ -8,6 +8,7 @@ from glance_virtio.cli import common
 from glance_virtio import columns
 from glance_virtio.kinds import images
 from glance_virtio import rows as rows_
+from glance_virtio.verify import boot
 from glance_virtio.verify import canary
 from glance_virtio.verify import runner
 
@@ -83,7 +84,7 @@ class VerifyImages(common.Lister):
         conn = common.connection(self.app)
         found = images.select(conn, args)
         try:
-            outcomes = canary.verify(conn, found, args, policy)
+            outcomes = boot.verify(conn, found, args, policy)
         except runner.QemuMissing as e:
             raise exceptions.CommandError(str(e))
         self._exit = canary.exit_code(outcomes, args.strict)

@@ -204,25 +204,6 @@ def progress(outcome):
         if outcome.result.verdict.marker else ''))
 
 
-def verify(conn, images, args, policy):
-    """Outcomes of verify's canaries, booted --via local or nova.
-
-    Locally, runner.QemuMissing before any boot when there is no QEMU.
-    """
-    if args.via == 'nova':
-        from glance_virtio.verify import viaserver
-        return viaserver.verify_images(
-            conn, images, args.flavor, args.network or 'none',
-            args.boot_timeout, progress)
-    options = runner.Options(timeout=args.boot_timeout,
-                             memory_mb=args.memory, accel=args.accel,
-                             console_dir=args.console_dir)
-    runner.qemu_binary(options)
-    return verify_images(
-        conn, images, Target(args.bus, args.scsi_model, args.machine_type),
-        options, policy, args.canary_cache, args.concurrency, progress)
-
-
 def exit_code(outcomes, strict=False):
     """4 if a canary failed or could not run, 5 (4 with strict) if unknown."""
     if any(o.verdict == console.FAILED or o.error for o in outcomes):
