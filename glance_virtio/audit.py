@@ -1,9 +1,9 @@
 """Audit: facts and findings for a set of images, as plain rows."""
 
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.model import ERROR, READY, UNKNOWN
 
 

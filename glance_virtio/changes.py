@@ -54,6 +54,11 @@ def parse_since(text, now=None):
     return isoformat(parse_time(text))
 
 
+def since_filter(text, now=None):
+    """Glance's list filter for --since: ('updated_at', 'gte:<time>')."""
+    return ('updated_at', 'gte:' + parse_since(text, now))
+
+
 def later(a, b):
     """The later of two marks (either may be None)."""
     if not a or not b:

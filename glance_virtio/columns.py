@@ -139,3 +139,36 @@ class VolumeDriftColumn(DictColumn):
         return '\n'.join('%s: volume %s, image %s' % (
             k, v['volume'] or '-', v['image'] or '-')
             for k, v in (self._value or {}).items())
+
+
+class LinesColumn(columns.FormattableColumn):
+    """A list, one value a line."""
+
+    def human_readable(self):
+        return '\n'.join(str(v) for v in self._value or ())
+
+    def machine_readable(self):
+        return list(self._value or ())
+
+
+class SideBySide(columns.FormattableColumn):
+    """(current, target): one line each side; both as data for json."""
+
+    def human_readable(self):
+        current, target = self._value
+        if target is None or target == current:
+            return _text(current, '')
+        return '%s -> %s' % (_text(current), _text(target))
+
+    def machine_readable(self):
+        current, target = self._value
+        return {'current': current, 'target': target}
+
+
+def _text(value, empty='-'):
+    """One side of a pair; '-' for a missing side, empty for no value."""
+    if value is None or value == []:
+        return empty
+    if isinstance(value, (list, tuple)):
+        return ', '.join(str(v) for v in value)
+    return str(value)

@@ -6,7 +6,7 @@ import re
 from oslo_config import cfg
 from oslo_config import types
 
-from glance_virtio import machine
+from glance_virtio.knowledge import machine
 from glance_virtio import model
 
 PROJECT = 'glance-virtio'
@@ -34,15 +34,24 @@ policy_opts = [
                help='Images changed or inspected at the same time.'),
 ]
 
-inspect_opts = [
-    cfg.IntOpt('max_read_mib', default=256, min=1,
-               help='Most image data read to inspect one image (MiB).'),
-    cfg.IntOpt('max_memory_mib', default=1024, min=64,
-               help='Address space limit of an inspection process (MiB).'),
-    cfg.IntOpt('max_cpu_seconds', default=120, min=1,
-               help='CPU time limit of an inspection process.'),
-    cfg.IntOpt('timeout', default=600, min=1,
-               help='Wall time limit of one inspection (seconds).'),
+
+def limit_opts(read_help, process, cpu_seconds, timeout):
+    """The limits of one inspection, here and in the Glance guard."""
+    return [
+        cfg.IntOpt('max_read_mib', default=256, min=1, help=read_help),
+        cfg.IntOpt('max_memory_mib', default=1024, min=64,
+                   help='Address space limit of %s inspection process '
+                        '(MiB).' % process),
+        cfg.IntOpt('max_cpu_seconds', default=cpu_seconds, min=1,
+                   help='CPU time limit of %s inspection process.'
+                   % process),
+        cfg.IntOpt('timeout', default=timeout, min=1,
+                   help='Wall time limit of one inspection (seconds).'),
+    ]
+
+
+inspect_opts = limit_opts(
+    'Most image data read to inspect one image (MiB).', 'an', 120, 600) + [
     cfg.StrOpt('cache_dir',
                default=os.path.join('~', '.cache', PROJECT, 'inspect'),
                help='Directory of cached inspection results, keyed by image '
@@ -166,7 +175,7 @@ def _bounds(kind):
 
 
 def _rule_ids(ids):
-    from glance_virtio import rules
+    from glance_virtio.knowledge import rules
     unknown = sorted(set(i.upper() for i in ids) - set(rules.by_id()))
     if unknown:
         return 'unknown rule %s (see the rules command)' % ', '.join(unknown)

@@ -10,6 +10,7 @@ turn them into columns.
 import concurrent.futures
 import dataclasses
 import logging
+import os
 import sys
 import time
 from typing import Mapping, Optional
@@ -19,6 +20,7 @@ from osc_lib import exceptions
 from glance_virtio import journal
 from glance_virtio import plan
 from glance_virtio import progress
+from glance_virtio.services import glance
 
 LOG = logging.getLogger(__name__)
 
@@ -43,14 +45,8 @@ EXIT_FAILED = 4
 EXIT_BLOCKED = 5
 
 
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """Take the keys of one thing from expected to desired (None: absent)."""
-
-    id: str
-    name: str
-    expected: Mapping[str, Optional[str]]
-    desired: Mapping[str, Optional[str]]
+class _Named:
+    """The thing's id under the names the kinds' code reads it by."""
 
     @property
     def image_id(self):
@@ -62,7 +58,17 @@ class Write:
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
+class Write(_Named):
+    """Take the keys of one thing from expected to desired (None: absent)."""
+
+    id: str
+    name: str
+    expected: Mapping[str, Optional[str]]
+    desired: Mapping[str, Optional[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome(_Named):
     """What one write did; power is what happened to a server's power."""
 
     id: str
@@ -73,14 +79,6 @@ class Outcome:
     error: str = ''
     power: str = ''
     power_error: str = ''
-
-    @property
-    def image_id(self):
-        return self.id
-
-    @property
-    def server_id(self):
-        return self.id
 
     @property
     def failed(self):
@@ -104,18 +102,40 @@ class Kind:
     """What a kind of thing supplies; see glance_virtio.kinds."""
 
     noun = 'thing'
-    set_command = 'set'
-    rollback_command = 'rollback'
+    # '' for images, else as the commands name it: volume-set.
+    family = ''
     # Keys of a journal intent naming the thing.
     journal_key = 'image'
+
+    @property
+    def set_command(self):
+        return self.family + '-set' if self.family else 'set'
+
+    @property
+    def rollback_command(self):
+        return self.family + '-rollback' if self.family else 'rollback'
 
     def run(self, conn, writes, record, concurrency, progress):
         """Outcomes of writes, in order; Interrupted on Ctrl-C."""
         raise NotImplementedError
 
-    def read(self, conn, thing_id, keys):
-        """The current values of keys; Unreadable if it cannot be read."""
+    def get(self, conn, thing_id):
+        """The thing as its service has it now, with its properties."""
         raise NotImplementedError
+
+    def read(self, conn, thing_id, keys):
+        """The current values of keys; Unreadable if it cannot be read.
+
+        A failed login or connection, or a 401, ends the run instead.
+        """
+        try:
+            found = self.get(conn, thing_id)
+        except glance.GlanceError as e:
+            if isinstance(e, glance.CloudError) or e.status in (None, 401):
+                raise exceptions.CommandError('cannot read %s %s: %s'
+                                              % (self.noun, thing_id, e))
+            raise Unreadable(str(e))
+        return {k: found.properties.get(k) for k in keys}
 
     def question(self, todo):
         return 'Apply to %s?' % count(len(todo), self.noun)
@@ -216,6 +236,15 @@ def confirm(question, yes=False, stdin=None, stderr=None):
     return stdin.readline().strip().lower() in ('y', 'yes')
 
 
+def check_journal(options):
+    """Refuse --journal on an existing file unless --append is given."""
+    path = options.journal
+    if path and os.path.exists(path) and not options.append:
+        raise exceptions.CommandError(
+            'journal %s exists: give --append to add this run to it, or '
+            'another file' % path)
+
+
 def open_journal(options, directory, command, identity, **header):
     """A journal, its start record written; --journal or a new default."""
     path = options.journal or journal.default_path(directory, command)
@@ -227,6 +256,22 @@ def open_journal(options, directory, command, identity, **header):
     record.write('start', command=command, **dict(identity, **header))
     sys.stderr.write('journal: %s\n' % path)
     return record
+
+
+def identity(conn):
+    """Who runs this command, as a journal's start record names it."""
+    return {'cloud': conn.config.name,
+            'auth_url': conn.config.get_auth_args().get('auth_url'),
+            'user_id': conn.current_user_id,
+            'project_id': conn.current_project_id}
+
+
+def opener(conn, directory, options, command, **header):
+    """open_record(**more) for change and rollback: this run's journal."""
+    def open_record(**more):
+        return open_journal(options, directory, command, identity(conn),
+                            **dict(header, **more))
+    return open_record
 
 
 def run_writes(kind, conn, writes, record, concurrency):
@@ -386,6 +431,17 @@ def identity_warning(start, now):
             'with %s' % (
                 ', '.join('%s %s' % (k, start.get(k)) for k in differ),
                 ', '.join('%s %s' % (k, now.get(k)) for k in differ)))
+
+
+def read_journal(entries, path):
+    """entries(path): (start record, entries); a CommandError if it fails."""
+    try:
+        return entries(path)
+    except OSError as e:
+        raise exceptions.CommandError('cannot read journal %s: %s' % (
+            path, e.strerror or e))
+    except ValueError as e:
+        raise exceptions.CommandError('cannot roll back: %s' % e)
 
 
 def rollback(kind, conn, start, entries, options, open_record, concurrency,

@@ -59,6 +59,11 @@ def inspect_image(conn, image, config, use_cache=True):
     return dict(report, cached=False)
 
 
+def inspector(conn, config, use_cache=True):
+    """A function giving an image's inspection report (watch --deep)."""
+    return lambda image: inspect_image(conn, image, config, use_cache)
+
+
 def inspect_images(conn, images, config, use_cache=True):
     """Reports by image id, a few images at a time."""
     workers = max(1, min(config.policy.concurrency, len(images) or 1))
@@ -79,3 +84,12 @@ def inspect_path(path, config):
     except OSError as e:
         return error(None, 'cannot read %s: %s' % (path, e))
     return guest.inspect_isolated(open_file, **lim)
+
+
+def inspect_all(conn, paths, images, config, use_cache=True):
+    """[(id or path, name or path, report)]: the files, then the images."""
+    found = [(path, path, inspect_path(path, config)) for path in paths]
+    if images:
+        reports = inspect_images(conn, images, config, use_cache)
+        found += [(i.id, i.name, reports[i.id]) for i in images]
+    return found

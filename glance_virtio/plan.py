@@ -3,10 +3,10 @@
 import dataclasses
 from typing import Optional
 
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import journal
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.model import ERROR
 
 CHANGE = 'change'

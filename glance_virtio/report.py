@@ -5,11 +5,14 @@ talks to a cloud.
 """
 
 import collections
+import time
 
+from glance_virtio import audit
 from glance_virtio import files
 
 
 PREFIX = 'glance_virtio'
+EXIT_FINDINGS = 3
 # SCS standard scs-0102 (Tests/iaas/scs_0102_image_metadata in
 # SovereignCloudStack/standards): hw_disk_bus of every public and community
 # image is virtio, scsi or unset; hw_scsi_model is not looked at.
@@ -96,6 +99,62 @@ def prometheus(rows, command, started, duration, success, per_image=False,
                          ('recommended_bus', r['recommended_bus'] or '')), 1)
                  for r in sorted(rows, key=lambda r: r['id'])])
     return '\n'.join(lines) + '\n'
+
+
+def exit_code(rows, fail_on=None, drifted=None, scs=None):
+    """3 (EXIT_FINDINGS) for an audit that fails, else 0.
+
+    It fails on a finding at or above fail_on, on a row drifted(row) says
+    drifted, or when the SCS-0102 testcase (scs_0102's results) fails.
+    """
+    failed = (scs and not scs[0][1]) or (
+        fail_on and audit.failing(rows, fail_on)) or (
+        drifted and any(drifted(r) for r in rows))
+    return EXIT_FINDINGS if failed else 0
+
+
+class TextfileError(Exception):
+    """The Prometheus textfile cannot be written."""
+
+
+class Run:
+    """An audit run's clock and result, for the Prometheus textfile.
+
+    As a context: the textfile is written at the end, if a path was given
+    (TextfileError if it cannot be); a run that raised has no rows and failed.
+    """
+
+    def __init__(self, path, command, per_image=False):
+        self.path, self.command, self.per_image = path, command, per_image
+        self.rows, self.success = [], False
+
+    def __enter__(self):
+        self.started, self.clock = time.time(), time.monotonic()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.rows, self.success = [], False
+        if not self.path:
+            return
+        try:
+            write_textfile(self.path, prometheus(
+                self.rows, self.command, self.started,
+                time.monotonic() - self.clock, self.success,
+                per_image=self.per_image))
+        except OSError as e:
+            raise TextfileError('cannot write %s: %s' % (self.path, e))
+
+
+def write_scs(rows, out, err):
+    """Print the SCS-0102 verdicts on out, the offenders on err; results."""
+    results = scs_0102(rows)
+    lines, offenders = scs_lines(results)
+    for line in offenders:
+        err.write(line + '\n')
+    for line in lines:
+        out.write(line + '\n')
+    return results
 
 
 def write_textfile(path, text):

@@ -1,13 +1,20 @@
-"""A bus change as an operator's runbook in Markdown (pure)."""
+"""A bus change as an operator's runbook in Markdown (render is pure)."""
 
 import dataclasses
+import datetime
 import shlex
+import sys
 from typing import Optional, Tuple
 
-from glance_virtio import detect
+from osc_lib import exceptions
 
-CHANGE, UNCHANGED, BLOCKED, SKIPPED = ('change', 'unchanged', 'blocked',
-                                       'skipped')
+from glance_virtio import journal
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import explain
+from glance_virtio import plan
+
+CHANGE, UNCHANGED, BLOCKED, SKIPPED = (plan.CHANGE, plan.UNCHANGED,
+                                       plan.BLOCKED, plan.SKIPPED)
 FAILURES = {
     'windows': 'INACCESSIBLE_BOOT_DEVICE (stop code 0x7B) on the console: '
                'the boot disk driver is not boot-start',
@@ -19,14 +26,9 @@ FAILURES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Context:
+class Context(plan.Target):
     """How the change was asked for, to write commands that repeat it."""
 
-    bus: str
-    scsi_model: Optional[str] = None
-    vif_model: Optional[str] = None
-    machine_type: Optional[str] = None
-    fill_os_type: bool = False
     allow: Tuple[str, ...] = ()
     deep: bool = False
     journal: str = ''
@@ -261,3 +263,44 @@ def render(changes, explanations, inspections, ctx):
     out += ['', 'If a test server fails, roll back (above) and read the '
             '"inside the guest" lines for that image.', '']
     return '\n'.join(out)
+
+
+def write_for(app_options, config, args, changes, inspections, policy):
+    """Write the runbook set --runbook names, if any.
+
+    Without --journal, picks the journal path now and sets it on args, so
+    the journal this run writes is the one the runbook names.
+    """
+    if not getattr(args, 'runbook', None):
+        return
+    if not args.journal:
+        args.journal = journal.default_path(config.journal.directory, 'set')
+    inspections = inspections or {}
+    scsi_model = args.scsi_model or (
+        policy.default_scsi_model if args.bus == 'scsi' else None)
+    explanations = {
+        c.image.id: explain.explain(
+            c.image.properties, policy.default_machine_type, args.bus,
+            scsi_model, args.machine_type, inspections.get(c.image.id),
+            disk_format=c.image.disk_format).to_dict()
+        for c in changes if not c.image.error}
+    cloud = getattr(app_options, 'os_cloud', None) or \
+        getattr(app_options, 'cloud', None)
+    ctx = Context(
+        bus=args.bus, scsi_model=scsi_model,
+        vif_model=args.vif_model, machine_type=args.machine_type,
+        fill_os_type=args.fill_os_type,
+        allow=tuple(a.upper() for a in args.allow), deep=args.deep,
+        journal=args.journal, cloud=cloud,
+        config_file=getattr(app_options, 'virtio_config_file', None),
+        dry_run=args.dry_run,
+        generated=datetime.datetime.now(datetime.timezone.utc).strftime(
+            '%Y-%m-%d %H:%M UTC'))
+    text = render(changes, explanations, inspections, ctx)
+    try:
+        with open(args.runbook, 'w') as out:
+            out.write(text)
+    except OSError as e:
+        raise exceptions.CommandError('cannot write runbook %s: %s'
+                                      % (args.runbook, e))
+    sys.stderr.write('runbook: %s\n' % args.runbook)

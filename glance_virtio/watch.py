@@ -10,7 +10,9 @@ reconnects and every reconcile interval.
 import datetime
 import json
 import logging
+import os
 import queue
+import signal
 import threading
 import time
 import warnings
@@ -23,6 +25,7 @@ from glance_virtio import report
 LOG = logging.getLogger(__name__)
 
 TOPIC = 'glance_virtio'
+URL_ENV = 'GLANCE_VIRTIO_TRANSPORT_URL'
 EXCHANGE = 'glance'
 DELETED = 'image.delete'
 # Events that never change what is judged: downloads, upload starts.
@@ -223,6 +226,54 @@ class Watcher:
             except queue.Empty:
                 continue
             self.handle(event, payload)
+
+
+class CannotListen(Exception):
+    """The bus cannot be listened on; the message names no transport URL."""
+
+
+def transport_url(given, config):
+    """given, else env GLANCE_VIRTIO_TRANSPORT_URL, else [watch]'s; or None."""
+    return given or os.environ.get(URL_ENV) or config.watch.transport_url
+
+
+def start_state(path, since=None):
+    """The state kept at path, else a new one marked at since or now.
+
+    ValueError for an unreadable state or a bad since.
+    """
+    state = changes.load_state(path)
+    if not state.mark:
+        state.mark = changes.parse_since(since) if since else \
+            changes.isoformat(datetime.datetime.now(datetime.timezone.utc))
+    return state
+
+
+def serve(watcher, url, topic, exchange, interval, seed=False):
+    """Listen on the bus and judge until SIGTERM or SIGINT.
+
+    CannotListen if the bus cannot be listened on; Stop at a finding of
+    fail_on or worse; a GlanceError as Glance's (the textfile then says
+    the run failed).
+    """
+    events = queue.Queue()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        listener, reconnected = listen(url, events, topic, exchange)
+    except Exception as e:
+        raise CannotListen(glance.one_line(e).replace(url, '<transport url>'))
+    try:
+        if seed:
+            watcher.seed()
+        watcher.run(events, reconnected, interval, stop)
+    except glance.GlanceError:
+        watcher.write_prometheus(success=False)
+        raise
+    finally:
+        listener.stop()
+        listener.wait()
 
 
 def judged_line(row, event):

@@ -1,4 +1,4 @@
-"""Pieces the commands share: selection options, config, columns."""
+"""Pieces the commands share: options, config, login, the change commands."""
 
 import argparse
 import logging
@@ -6,71 +6,24 @@ import os
 
 from cliff import _argparse
 from cliff import lister
-from keystoneauth1 import exceptions as ks_exc
-from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_config import cfg
 
 from glance_virtio import columns
 from glance_virtio import conf
 from glance_virtio import engine
-from glance_virtio.kinds import images
+from glance_virtio.knowledge import rules
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio import report
 from glance_virtio.services import glance
+from glance_virtio.services import session
+from glance_virtio import usage
 
 LOG = logging.getLogger(__name__)
 
 CONFIG_ENV = 'GLANCE_VIRTIO_CONFIG_FILE'
-
-EXIT_FINDINGS = engine.EXIT_FINDINGS
-EXIT_FAILED = engine.EXIT_FAILED
-EXIT_BLOCKED = engine.EXIT_BLOCKED
 VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
-
-
-def _codes(ok, *more, failed=''):
-    return '\n'.join(
-        ['  0  ' + ok,
-         '  1  runtime error: login or connection failed, a name matching '
-         'no image\n     or several, an unreadable policy file' + failed,
-         '  2  usage error'] + ['  ' + line for line in more])
-
-
-EPILOGS = {
-    'audit': ('{cmd} --tag golden\n'
-              '{cmd} --all --fail-on error -f value -c ID\n'
-              '{cmd} ubuntu-22.04 --deep --long',
-              _codes('no finding at or above --fail-on (always, without it)',
-                     '3  a finding at or above --fail-on exists')),
-    'set': ('{cmd} --tag golden --bus scsi --dry-run\n'
-            '{cmd} ubuntu-22.04 --bus virtio --yes\n'
-            '{cmd} --all --bus scsi --allow GV011 --journal set.jsonl',
-            _codes('every selected image has the target properties',
-                   '4  an image failed, was in conflict or is uncertain',
-                   '5  nothing failed, but an image was blocked or skipped',
-                   failed=',\n     a cancelled or interrupted run')),
-    'rollback': ('{cmd} set.jsonl --dry-run\n'
-                 '{cmd} set.jsonl --yes',
-                 _codes('every image is back to its journalled state',
-                        '4  an image failed, was in conflict or is uncertain',
-                        failed=', an unreadable journal,\n     a cancelled or '
-                        'interrupted run')),
-    'inspect': ('{cmd} --file disk.qcow2\n'
-                '{cmd} ubuntu-22.04 --long\n'
-                '{cmd} 0b6e8c5f-5c2e-4d38-9d8a-8f0c0b2a8e11 --max-read 64',
-                _codes('every image was inspected',
-                       '4  an image could not be inspected')),
-    'explain': ('{cmd} ubuntu-22.04 --bus scsi\n'
-                '{cmd} --tag golden --bus virtio --machine-type q35 --long\n'
-                '{cmd} win2019 --bus scsi --deep -f json',
-                _codes('no error in the current or the target state',
-                       '3  the current or the target state has an error',
-                       '4  an image could not be read')),
-    'rules': ('{cmd}\n'
-              '{cmd} -f json -c ID -c Severity',
-              _codes('success')),
-}
+BUSES = ['virtio', 'scsi', 'sata', 'ide']
 
 
 class EpilogFormatter(_argparse.SmartHelpFormatter):
@@ -82,60 +35,60 @@ class EpilogFormatter(_argparse.SmartHelpFormatter):
         return ''.join(indent + line + '\n' for line in text.splitlines())
 
 
-class Lister(lister.Lister):
-    """A glance-virtio command; it logs in only when it needs the cloud."""
+class Help:
+    """Help that ends with the command's examples and exit codes."""
 
     # OpenStackClient would log in before parsing; connection() does.
     auth_required = False
     command = ''
     # '' for images, else volume or server: `openstack volume virtio-set`.
     family = ''
-    epilogs = EPILOGS
+
+    # A command that selects images: the --include-snapshots default.
+    snapshots_default = None
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.formatter_class = EpilogFormatter
+        if self.snapshots_default is not None:
+            add_selection(parser, self.snapshots_default)
+        self.add_options(parser)
         return parser
 
+    def add_options(self, parser):
+        """The command's own options."""
+
     def get_epilog(self):
-        if short_name(self) not in self.epilogs:
+        found = usage.EPILOGS.get((self.family, short_name(self)))
+        if not found:
             return super().get_epilog()
-        examples, codes = self.epilogs[short_name(self)]
-        text = epilog(examples.format(cmd=invoked(self)), codes)
+        text = usage.epilog(found[0].format(cmd=invoked(self)), found[1])
         return '\n\n'.join(t for t in (text, super().get_epilog()) if t)
 
 
-def epilog(examples, codes):
-    """A help epilog: examples, one a line, and the exit codes."""
-    # Literal blocks: the help reads the same, and the docs build (cliff's
-    # sphinx extension renders the epilog as rST) keeps the lines.
-    return 'examples::\n\n%s\n\nexit codes::\n\n%s' % (
-        '\n'.join('  ' + line for line in examples.splitlines()), codes)
+class Lister(Help, lister.Lister):
+    """A glance-virtio command; it logs in only when it needs the cloud.
+
+    take_action may set self._exit, the exit code of a run that printed.
+    """
+
+    def run(self, parsed_args):
+        self._exit = 0
+        result = super().run(parsed_args)
+        return result or self._exit
 
 
 def short_name(cmd):
     """'set' for `glance-virtio set`, `volume-set`, `image virtio-set`."""
     # cliff's sphinx extension makes commands without a cmd_name.
-    name = (getattr(cmd, 'cmd_name', None) or cmd.command).split(' ')[-1]
-    for prefix in ('virtio-', getattr(cmd, 'family', '') + '-'):
-        if prefix != '-' and name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
+    return usage.short_name(getattr(cmd, 'cmd_name', None) or cmd.command,
+                            cmd.family)
 
 
 def invoked(cmd, name=None):
-    """How to run command name (default: cmd itself) in the app running cmd.
-
-    `glance-virtio set` in the standalone app, `openstack image virtio-set`
-    in OpenStackClient; likewise `glance-virtio volume-set` and `openstack
-    volume virtio-set`.
-    """
-    name = name or short_name(cmd)
-    family = getattr(cmd, 'family', '')
-    group = family or 'image'
-    if (getattr(cmd, 'cmd_name', None) or '').startswith(group + ' virtio-'):
-        return 'openstack %s virtio-%s' % (group, name)
-    return 'glance-virtio %s%s' % (family + '-' if family else '', name)
+    """How to run command name (default: cmd itself) in the app running cmd."""
+    return usage.invoked(getattr(cmd, 'cmd_name', None), cmd.family,
+                         name or short_name(cmd))
 
 
 def usage_error(cmd, message):
@@ -154,15 +107,23 @@ def key_value(text):
     return key, value
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be a whole number of 1 or '
-                                         'more, got %r' % text)
-    return value
+def number(low, high, message, kind=int):
+    """An argparse type: a number from low to high (None: no bound)."""
+    def check(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(message.replace('%r',
+                                                             repr(text)))
+        return value
+    return check
+
+
+positive_int = number(1, None, 'must be a whole number of 1 or more, got %r')
+concurrency_arg = number(1, conf.MAX_CONCURRENCY, 'must be a whole number '
+                         'from 1 to %d' % conf.MAX_CONCURRENCY)
 
 
 def rule_id(cmd):
@@ -184,7 +145,12 @@ def severity_choice(parser, default_text):
         choices=model.SEVERITIES,
         help='Exit with code %d when a finding of this severity or worse '
              'exists; one of %s, any case (default: %s)'
-             % (EXIT_FINDINGS, ', '.join(model.SEVERITIES), default_text))
+             % (engine.EXIT_FINDINGS, ', '.join(model.SEVERITIES),
+                default_text))
+
+
+def add_long(parser, help='List additional fields in output'):
+    parser.add_argument('--long', action='store_true', help=help)
 
 
 def load_conf(app):
@@ -209,35 +175,18 @@ class _NeedsCloud:
     auth_required = True
 
 
-def connection(app):
-    """The SDK connection, logged in with an image endpoint.
-
-    Any failure is one line naming the cause (exit 1), before any image is
-    read: a 401 or an unreachable cloud never becomes a per-image result.
-    """
-    # A failed login is the one line below: not keystoneauth's warnings too.
-    quiet = logging.getLogger('keystoneauth')
-    level = quiet.level
-    if getattr(app.options, 'verbose_level', 1) <= 1 and not getattr(
-            app.options, 'debug', False):
-        quiet.setLevel(logging.ERROR)
-    try:
+def connection(app, login=None):
+    """The SDK connection, logged in with an image endpoint (and login's)."""
+    def connect():
         # OpenStackClient logs in here; the standalone app does nothing.
         app.prepare_to_run_command(_NeedsCloud())
-        conn = app.client_manager.sdk_connection
-        glance.login(conn)
+        return app.client_manager.sdk_connection
+    quiet = getattr(app.options, 'verbose_level', 1) <= 1 and not getattr(
+        app.options, 'debug', False)
+    try:
+        return session.log_in(connect, [login] if login else (), quiet)
     except glance.CloudError as e:
         raise exceptions.CommandError(str(e))
-    except (sdk_exc.ConfigException, exceptions.AuthorizationFailure,
-            ks_exc.AuthPluginException) as e:
-        raise exceptions.CommandError(
-            'cloud configuration: %s (check --os-cloud, clouds.yaml or the '
-            'OS_* variables)' % glance.one_line(e))
-    except ks_exc.ClientException as e:
-        raise exceptions.CommandError(str(glance.cloud_error(e)))
-    finally:
-        quiet.setLevel(level)
-    return conn
 
 
 def add_selection(parser, snapshots_default):
@@ -280,6 +229,17 @@ def add_selection(parser, snapshots_default):
                        + ('' if snapshots_default else ' (default)'))
 
 
+def add_bus(parser, help='Target hw_disk_bus: virtio, scsi, sata, ide',
+            required=True, machine_type='Also set hw_machine_type, e.g. q35'):
+    """--bus, --scsi-model and (unless None) --machine-type."""
+    parser.add_argument('--bus', metavar='<bus>', required=required,
+                        type=lower, choices=BUSES, help=help)
+    add_scsi_model(parser)
+    if machine_type:
+        parser.add_argument('--machine-type', metavar='<type>',
+                            help=machine_type)
+
+
 def add_scsi_model(parser):
     """--scsi-model, as virtio-set and virtio-explain take it."""
     parser.add_argument('--scsi-model', metavar='<model>', type=lower,
@@ -290,24 +250,14 @@ def add_scsi_model(parser):
                              % ', '.join(rules.SCSI_MODELS))
 
 
-def add_target(parser, cmd, machine_type=True, example=', e.g. GV011'):
-    """--bus, --scsi-model, --machine-type and --allow of a set command."""
-    parser.add_argument('--bus', metavar='<bus>', required=True, type=lower,
-                        choices=['virtio', 'scsi', 'sata', 'ide'],
-                        help='Target hw_disk_bus: virtio, scsi, sata, ide')
-    add_scsi_model(parser)
-    if machine_type:
-        parser.add_argument('--machine-type', metavar='<type>',
-                            help='Also set hw_machine_type, e.g. q35')
+def add_allow(parser, cmd, example=', e.g. GV011'):
     parser.add_argument('--allow', metavar='<rule-id>', action='append',
                         type=rule_id(cmd), default=[],
                         help='Accept findings of this rule knowingly '
                              '(repeatable)' + example)
 
 
-def check_target(cmd, parsed_args):
-    """Usage errors of the target options, and of an existing journal."""
-    check_journal_option(parsed_args)
+def check_scsi_model(cmd, parsed_args):
     if parsed_args.scsi_model and parsed_args.bus != 'scsi':
         usage_error(cmd, '--scsi-model needs --bus scsi')
 
@@ -330,40 +280,10 @@ def inspections(app, conn, images, parsed_args, config=None):
                                      use_cache=not parsed_args.no_cache)
 
 
-# Image selection lives with the kind; the image commands use it here.
-filters = images.filters
-find = images.find
-select = images.select
-base_images = images.base_images
-
-
-# The columns every command shows (glance_virtio.columns).
-ListColumn = columns.ListColumn
-FindingsColumn = columns.FindingsColumn
-MessagesColumn = columns.MessagesColumn
-DictColumn = columns.DictColumn
-ChangesColumn = columns.ChangesColumn
-wants_everything = columns.wants_everything
-wants_long = columns.wants_long
-cells = columns.cells
-table = columns.table
-
-
 def journal_arg(text):
     if not text.strip():
         raise argparse.ArgumentTypeError('give a file name')
     return text
-
-
-def concurrency_arg(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= conf.MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(
-            'must be a whole number from 1 to %d' % conf.MAX_CONCURRENCY)
-    return value
 
 
 def add_apply_options(parser, noun='Images', concurrency=None):
@@ -387,40 +307,107 @@ def add_apply_options(parser, noun='Images', concurrency=None):
                                  concurrency or 'site policy, 8'))
 
 
-def check_journal_option(parsed_args):
-    """Refuse --journal on an existing file unless --append is given."""
-    path = parsed_args.journal
-    if path and os.path.exists(path) and not parsed_args.append:
-        raise exceptions.CommandError(
-            'journal %s exists: give --append to add this run to it, or '
-            'another file' % path)
+class Change(Lister):
+    """A command that changes things through the engine, journalled.
+
+    A subclass gives the options, check() of the usage, plan() and the
+    columns; the engine confirms, journals, applies and sets the exit code.
+    """
+
+    command = 'set'
+    # The kinds module of the things changed: SET_COLUMNS, the table.
+    kind_module = None
+    extra = ()
+    login = None
+    # The usage error when nothing is selected: 'name the images, ...'.
+    selection_hint = ''
+
+    def selected(self, args):
+        """Whether things are named or a filter is given."""
+        raise NotImplementedError
+
+    def check(self, args):
+        """Usage errors: nothing selected, target options, the journal."""
+        if not (self.selected(args) or args.all):
+            usage_error(self, self.selection_hint)
+        engine.check_journal(args)
+        check_scsi_model(self, args)
+
+    def prepare(self, args):
+        """What to check before logging in."""
+
+    def rows(self, rows):
+        """The engine's rows, as the table shows them."""
+        return rows
+
+    def plan(self, conn, args, config, policy):
+        """(engine.Kind, plan.Target, changes, engine after hook or None)."""
+        raise NotImplementedError
+
+    def take_action(self, parsed_args):
+        args = parsed_args
+        self.check(args)
+        config = load_conf(self.app)
+        policy = load_policy(self.app, args.allow)
+        self.prepare(args)
+        conn = connection(self.app, self.login)
+        kind, target, changes, after = self.plan(conn, args, config, policy)
+        open_record = engine.opener(conn, config.journal.directory, args,
+                                    kind.set_command, target=vars(target))
+        rows, self._exit = engine.change(
+            kind, conn, changes, args, open_record,
+            args.concurrency or config.policy.concurrency, after)
+        return columns.table(self.kind_module.SET_COLUMNS + self.extra,
+                             self.rows(rows), args)
 
 
-def identity(conn):
-    """Who runs this command, as a journal's start record names it."""
-    return {'cloud': conn.config.name,
-            'auth_url': conn.config.get_auth_args().get('auth_url'),
-            'user_id': conn.current_user_id,
-            'project_id': conn.current_project_id}
+class Audit(Lister):
+    """An audit of copies (volumes, servers): drift from the image.
 
+    A subclass gives the options, rows() and the kinds module; exit code
+    3 on --fail-on or, with --fail-on-drift, on a row drifted() says drifts.
+    """
 
-def opener(conn, config, parsed_args, command, **header):
-    """open_record(**more) for the engine: the journal of this run."""
-    def open_record(**more):
-        return engine.open_journal(parsed_args, config.journal.directory,
-                                   command, identity(conn),
-                                   **dict(header, **more))
-    return open_record
+    command = 'audit'
+    # The kinds module of the things audited: AUDIT_COLUMNS, AUDIT_LONG.
+    kind_module = None
 
+    def add_drift_options(self, parser, listed, drifts, fail_on_default,
+                          only_drift_last=False):
+        """--only-drift (first or last), --fail-on and --fail-on-drift."""
+        only = ['--only-drift', dict(action='store_true',
+                                     help='List only %s' % listed)]
+        if not only_drift_last:
+            parser.add_argument(only[0], **only[1])
+        severity_choice(parser, fail_on_default)
+        parser.add_argument('--fail-on-drift', action='store_true',
+                            help='Exit with code %d when a %s'
+                            % (engine.EXIT_FINDINGS, drifts))
+        if only_drift_last:
+            parser.add_argument(only[0], **only[1])
 
-def concurrency(parsed_args, config):
-    return parsed_args.concurrency or config.policy.concurrency
+    def rows(self, args):
+        raise NotImplementedError
 
+    def drifted(self, row):
+        raise NotImplementedError
 
-class ChangeLister(Lister):
-    """A command whose exit code take_action sets in self._exit."""
+    def listed(self, row):
+        """Whether --only-drift lists the row."""
+        return self.drifted(row)
+
+    def take_action(self, parsed_args):
+        rows = self._rows = self.rows(parsed_args)
+        if parsed_args.only_drift:
+            rows = [r for r in rows if self.listed(r)]
+        long = parsed_args.long or columns.wants_everything(parsed_args)
+        return columns.table(
+            self.kind_module.AUDIT_COLUMNS + (
+                self.kind_module.AUDIT_LONG if long else ()), rows,
+            parsed_args)
 
     def run(self, parsed_args):
-        self._exit = 0
-        result = super().run(parsed_args)
-        return result or self._exit
+        self._rows = []
+        return super().run(parsed_args) or report.exit_code(
+            self._rows, parsed_args.fail_on,
+            self.drifted if parsed_args.fail_on_drift else None)

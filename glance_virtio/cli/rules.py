@@ -3,7 +3,7 @@
 import logging
 
 from glance_virtio.cli import common
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 
 LOG = logging.getLogger(__name__)
 

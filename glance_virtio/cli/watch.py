@@ -1,43 +1,26 @@
 """virtio-watch: judge each image as Glance announces its changes."""
 
-import datetime
 import logging
-import os
-import queue
-import signal
 import sys
-import threading
 
 from cliff import command
 from osc_lib import exceptions
 
-from glance_virtio import changes
-from glance_virtio.services import glance
-from glance_virtio import watch
 from glance_virtio.cli import audit as audit_cli
 from glance_virtio.cli import common
+from glance_virtio import engine
+from glance_virtio.services import glance
+from glance_virtio import watch
 
 LOG = logging.getLogger(__name__)
 
-URL_ENV = 'GLANCE_VIRTIO_TRANSPORT_URL'
-EXAMPLES = '''\
-{cmd} --state /var/lib/glance-virtio/watch.json
-{cmd} --output findings.jsonl --prometheus /var/lib/node_exporter/gv.prom
-{cmd} --since 1d --fail-on error'''
-CODES = common._codes(
-    'stopped by SIGTERM or SIGINT',
-    '3  a finding at or above --fail-on (its line is the last one)')
 
-
-class Watch(command.Command):
+class Watch(common.Help, command.Command):
     """Judge each image Glance notifies a change of, one JSON line each"""
 
-    auth_required = False
     command = 'watch'
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.formatter_class = common.EpilogFormatter
+    def add_options(self, parser):
         parser.add_argument('--output', metavar='<file>',
                             help='Append the JSON lines to this file '
                                  '(default: stdout)')
@@ -56,7 +39,8 @@ class Watch(command.Command):
         parser.add_argument('--transport-url', metavar='<url>',
                             help='oslo.messaging URL of the bus Glance '
                                  'notifies on (default: env %s, else site '
-                                 'policy [watch] transport_url)' % URL_ENV)
+                                 'policy [watch] transport_url)'
+                            % watch.URL_ENV)
         parser.add_argument('--topic', metavar='<topic>',
                             help='Notification topic (default: site policy '
                                  '[watch] topic, glance_virtio)')
@@ -65,78 +49,45 @@ class Watch(command.Command):
                             help='Seconds between listings of what changed '
                                  '(default: site policy [watch] '
                                  'reconcile_interval, 300)')
-        return parser
-
-    def get_epilog(self):
-        return common.epilog(EXAMPLES.format(cmd=common.invoked(self)),
-                             CODES)
 
     def take_action(self, parsed_args):
+        args = parsed_args
         config = common.load_conf(self.app)
         policy = common.load_policy(self.app)
-        url = (parsed_args.transport_url or os.environ.get(URL_ENV)
-               or config.watch.transport_url)
+        url = watch.transport_url(args.transport_url, config)
         if not url:
             raise exceptions.CommandError(
                 'no transport URL: give --transport-url, set %s or [watch] '
-                'transport_url in the site policy file' % URL_ENV)
+                'transport_url in the site policy file' % watch.URL_ENV)
         try:
-            state = changes.load_state(parsed_args.state)
-            if not state.mark:
-                state.mark = changes.parse_since(parsed_args.since) \
-                    if parsed_args.since else changes.isoformat(
-                        datetime.datetime.now(datetime.timezone.utc))
+            state = watch.start_state(args.state, args.since)
         except ValueError as e:
             raise exceptions.CommandError(str(e))
         conn = common.connection(self.app)
-        out = open(parsed_args.output, 'a') if parsed_args.output \
-            else sys.stdout
+        inspect = None
+        if args.deep:
+            from glance_virtio import inspection
+            inspect = inspection.inspector(conn, config, not args.no_cache)
+        out = open(args.output, 'a') if args.output else sys.stdout
         watcher = watch.Watcher(
-            conn, policy, state, out, state_path=parsed_args.state,
-            fail_on=parsed_args.fail_on,
-            inspect=deep(conn, config, parsed_args),
-            prometheus=parsed_args.prometheus,
-            per_image=parsed_args.prometheus_images)
-        events = queue.Queue()
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            conn, policy, state, out, state_path=args.state,
+            fail_on=args.fail_on, inspect=inspect,
+            prometheus=args.prometheus, per_image=args.prometheus_images)
         try:
-            listener, reconnected = watch.listen(
-                url, events, parsed_args.topic or config.watch.topic,
-                config.watch.exchange)
-        except Exception as e:
+            watch.serve(watcher, url, args.topic or config.watch.topic,
+                        config.watch.exchange, args.reconcile_interval
+                        or config.watch.reconcile_interval,
+                        seed=bool(args.prometheus))
+        except watch.CannotListen as e:
             raise exceptions.CommandError(
-                'cannot listen for notifications: %s'
-                % glance.one_line(e).replace(url, '<transport url>'))
-        try:
-            if parsed_args.prometheus:
-                watcher.seed()
-            watcher.run(events, reconnected,
-                        parsed_args.reconcile_interval
-                        or config.watch.reconcile_interval, stop)
+                'cannot listen for notifications: %s' % e)
         except watch.Stop as e:
             LOG.info('stopping at a finding of %s or worse: %s',
-                     parsed_args.fail_on, e)
-            return common.EXIT_FINDINGS
+                     args.fail_on, e)
+            return engine.EXIT_FINDINGS
         except glance.GlanceError as e:
-            watcher.write_prometheus(success=False)
             raise exceptions.CommandError(str(e))
         finally:
-            listener.stop()
-            listener.wait()
             if out is not sys.stdout:
                 out.close()
         return 0
-
-
-def deep(conn, config, parsed_args):
-    """With --deep, a function giving an image's inspection report."""
-    if not parsed_args.deep:
-        return None
-    from glance_virtio import inspection
-
-    def inspect(image):
-        return inspection.inspect_image(conn, image, config,
-                                        use_cache=not parsed_args.no_cache)
-    return inspect

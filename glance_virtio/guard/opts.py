@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from glance_virtio import conf as site
+
 GROUP = 'glance_virtio_guard'
 FILLABLE = ('os_type', 'os_distro', 'os_version', 'virtio_drivers',
             'hw_disk_bus')
@@ -35,14 +37,8 @@ guard_opts = [
                help='Image property that receives the verdict: ok, '
                     'warning: <rules>, error: <rules> (warn mode), '
                     'refused: <rules>, or uninspected: <why>. Empty: none.'),
-    cfg.IntOpt('max_read_mib', default=256, min=1,
-               help='Most data read from the staged disk (MiB).'),
-    cfg.IntOpt('max_memory_mib', default=1024, min=64,
-               help='Address space limit of the inspection process (MiB).'),
-    cfg.IntOpt('max_cpu_seconds', default=60, min=1,
-               help='CPU time limit of the inspection process.'),
-    cfg.IntOpt('timeout', default=120, min=1,
-               help='Wall time limit of one inspection (seconds).'),
+] + site.limit_opts(
+    'Most data read from the staged disk (MiB).', 'the', 60, 120) + [
     cfg.StrOpt('site_policy_file',
                help='A glance-virtio site policy file ([policy] '
                     'hw_machine_type, default_scsi_model, '

@@ -8,9 +8,9 @@ import dataclasses
 from typing import Mapping, Optional, Tuple
 
 from glance_virtio import audit
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 
 ENFORCE = 'enforce'
 REJECT = 'reject'

@@ -14,6 +14,8 @@ import time
 
 from osc_lib import exceptions
 
+from glance_virtio import audit
+from glance_virtio import columns
 from glance_virtio import engine
 from glance_virtio import journal
 from glance_virtio.services import glance
@@ -258,6 +260,15 @@ def base_images(conn, images):
     return found
 
 
+def audit_selected(conn, args, policy, inspect=None):
+    """(images, audit rows) of the selection; inspect(images): --deep's."""
+    found = select(conn, args)
+    if args.images and not found:
+        raise exceptions.CommandError('none of the images matched')
+    return found, audit.audit(found, policy, base_images(conn, found),
+                              inspect(found) if inspect else None)
+
+
 def rollback_entries(path):
     """(start record, entries) of an image set journal to roll back."""
     start, touched = journal.load(path)
@@ -266,21 +277,47 @@ def rollback_entries(path):
 
 class Images(engine.Kind):
     noun = 'image'
-    set_command = 'set'
-    rollback_command = 'rollback'
+    get = staticmethod(glance.get_image)
 
     def run(self, conn, writes, record, concurrency, progress):
         return run(conn, writes, record, concurrency, progress)
 
-    def read(self, conn, image_id, keys):
-        try:
-            image = glance.get_image(conn, image_id)
-        except glance.GlanceError as e:
-            if e.status in (None, 401):
-                raise exceptions.CommandError('cannot read image %s: %s'
-                                              % (image_id, e))
-            raise engine.Unreadable(str(e))
-        return {k: image.properties.get(k) for k in keys}
-
 
 KIND = Images()
+
+
+# The columns of its commands: (name, row key, column class or None).
+AUDIT_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Owner', 'owner', None),
+    ('OS', 'os', None), ('OS Source', 'os_source', None),
+    ('Disk Bus', 'hw_disk_bus', None), ('SCSI Model', 'hw_scsi_model', None),
+    ('VIF Model', 'hw_vif_model', None),
+    ('Machine Type', 'machine_type', None),
+    ('Readiness', 'readiness', columns.DictColumn),
+    ('Recommended Bus', 'recommended_bus', None),
+    ('Findings', 'findings', columns.FindingsColumn),
+)
+AUDIT_LONG = (
+    ('Visibility', 'visibility', None), ('Status', 'status', None),
+    ('Snapshot', 'snapshot', None), ('OS Family', 'os_family', None),
+    ('OS Confidence', 'os_confidence', None),
+    ('Readiness Reasons', 'readiness_reasons', columns.DictColumn),
+    ('Recommended Why', 'recommended_why', None),
+    ('Severity', 'severity', None), ('Inspected', 'inspected', None),
+    ('Details', 'findings', columns.MessagesColumn),
+)
+IMPACT_COLUMNS = (
+    ('Volumes', 'volumes', None), ('Volumes Differ', 'volumes_differ', None),
+    ('Servers', 'servers', None), ('Servers Differ', 'servers_differ', None),
+    ('Servers Unknown', 'servers_unknown', None))
+SET_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Action', 'action', None),
+    ('Outcome', 'outcome', None),
+    ('Changes', 'changes', columns.ChangesColumn),
+    ('Findings', 'findings', columns.FindingsColumn),
+    ('Reason', 'reason', None),
+)
+ROLLBACK_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Outcome', 'outcome', None),
+    ('Changes', 'changes', columns.ChangesColumn), ('Reason', 'reason', None),
+)

@@ -15,12 +15,13 @@ import types
 from osc_lib import exceptions
 
 from glance_virtio import audit
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
+from glance_virtio import columns
 from glance_virtio import engine
 from glance_virtio import journal
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from glance_virtio.services import cinder
 from glance_virtio.services import glance
 from glance_virtio.services import nova
@@ -523,6 +524,17 @@ def audit_rows(found, images, boots, policy):
     return rows
 
 
+def audit_selected(conn, args, manage, policy):
+    """The audit rows of the selected servers."""
+    found, _, images, boots = gather(conn, args, manage, args.concurrency)
+    return audit_rows(found, images, boots, policy)
+
+
+def drifted(row):
+    """Whether an audit row's server drifts from its image, for certain."""
+    return bool(row['drift']) and row['drift'] != UNKNOWN
+
+
 def release_check(conn, version):
     """Refuse a Nova without the fix for bug 2078999, saying why."""
     try:
@@ -595,9 +607,7 @@ def rollback_entries(path):
 
 
 class Servers(engine.Kind):
-    noun = 'server'
-    set_command = 'server-set'
-    rollback_command = 'server-rollback'
+    noun = family = 'server'
 
     def __init__(self, manage=None, restart=True):
         self.manage, self.restart = manage, restart
@@ -616,3 +626,37 @@ class Servers(engine.Kind):
             return _read(self.manage, server_id, keys)
         except novamanage.NovaManageError as e:
             raise engine.Unreadable(str(e))
+
+
+# The columns of its commands: (name, row key, column class or None).
+AUDIT_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None),
+    ('Project', 'project_id', None), ('Status', 'status', None),
+    ('Boot', 'boot', None), ('Image', 'image_id', None),
+    ('Volume', 'volume_id', None),
+    ('Booted Bus', 'booted_hw_disk_bus', None),
+    ('Booted SCSI Model', 'booted_hw_scsi_model', None),
+    ('Image Bus', 'image_hw_disk_bus', None),
+    ('Drift', 'drift', columns.ServerDriftColumn),
+    ('Known From', 'known_from', None),
+    ('Findings', 'findings', columns.FindingsColumn),
+)
+AUDIT_LONG = (
+    ('Volume Bus', 'volume_hw_disk_bus', None), ('OS', 'os', None),
+    ('Readiness', 'readiness', columns.DictColumn),
+    ('Recommended Bus', 'recommended_bus', None),
+    ('Severity', 'severity', None), ('Notes', 'notes', columns.ListColumn),
+    ('Details', 'findings', columns.MessagesColumn),
+)
+SET_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Action', 'action', None),
+    ('Outcome', 'outcome', None), ('Power', 'power', None),
+    ('Changes', 'changes', columns.ChangesColumn),
+    ('Findings', 'findings', columns.FindingsColumn),
+    ('Reason', 'reason', None),
+)
+ROLLBACK_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Outcome', 'outcome', None),
+    ('Power', 'power', None), ('Changes', 'changes', columns.ChangesColumn),
+    ('Reason', 'reason', None),
+)

@@ -19,6 +19,7 @@ import time
 from osc_lib import exceptions
 
 from glance_virtio import audit
+from glance_virtio import columns
 from glance_virtio import engine
 from glance_virtio import journal
 from glance_virtio import model
@@ -499,6 +500,29 @@ def plan_for(conn, args, target, policy):
     return vols, changes
 
 
+def drifted(row):
+    """Whether an audit row's volume differs from its image."""
+    return row['drift'] == DRIFTED
+
+
+def with_status(vols, rows):
+    """Set rows with each volume's status and attachment note."""
+    by_id = {v.id: v for v in vols}
+    for row in rows:
+        vol = by_id[row['id']]
+        row.update(status=vol.status, note=attached_note(vol))
+    return rows
+
+
+def audit_selected(conn, args, policy):
+    """The audit rows of the selected volumes (and their snapshots)."""
+    vols = select(conn, args)
+    if args.volumes and not vols:
+        raise exceptions.CommandError('none of the volumes matched')
+    snaps = snapshots(conn, args) if args.snapshots else ()
+    return audit_rows(vols, sources(conn, vols), policy, snaps)
+
+
 def rollback_entries(path):
     """(start record, entries) of a volume set journal to roll back."""
     records = journal.read(path)
@@ -511,21 +535,43 @@ def rollback_entries(path):
 
 
 class Volumes(engine.Kind):
-    noun = 'volume'
-    set_command = 'volume-set'
-    rollback_command = 'volume-rollback'
+    noun = family = 'volume'
+    get = staticmethod(cinder.get_volume)
 
     def run(self, conn, writes, record, concurrency, progress):
         return run(conn, writes, record, concurrency, progress)
 
-    def read(self, conn, volume_id, keys):
-        try:
-            vol = cinder.get_volume(conn, volume_id)
-        except cinder.CloudError as e:
-            raise exceptions.CommandError(str(e))
-        except cinder.CinderError as e:
-            raise engine.Unreadable(str(e))
-        return {k: vol.properties.get(k) for k in keys}
-
 
 KIND = Volumes()
+
+
+# The columns of its commands: (name, row key, column class or None).
+AUDIT_COLUMNS = (
+    ('Kind', 'kind', None), ('ID', 'id', None), ('Name', 'name', None),
+    ('Project', 'project', None), ('Status', 'status', None),
+    ('Source Image', 'source_image', None),
+    ('Disk Bus', 'hw_disk_bus', None), ('SCSI Model', 'hw_scsi_model', None),
+    ('Drift', 'drift', None), ('Attached To', 'attached_to',
+                               columns.ListColumn),
+    ('Recommended Bus', 'recommended_bus', None),
+    ('Findings', 'findings', columns.FindingsColumn), ('Note', 'note', None),
+)
+AUDIT_LONG = (
+    ('Source Image Name', 'source_image_name', None),
+    ('Image Bus', 'image_bus', columns.DictColumn),
+    ('Drift Keys', 'drift_keys', columns.VolumeDriftColumn),
+    ('Drift Why', 'drift_why', None), ('Bootable', 'bootable', None),
+    ('Changeable', 'changeable', None), ('OS', 'os', None),
+    ('OS Source', 'os_source', None), ('Machine Type', 'machine_type', None),
+    ('Readiness', 'readiness', columns.DictColumn),
+    ('Recommended Why', 'recommended_why', None),
+    ('Severity', 'severity', None),
+    ('Details', 'findings', columns.MessagesColumn),
+)
+SET_COLUMNS = (
+    ('ID', 'id', None), ('Name', 'name', None), ('Status', 'status', None),
+    ('Action', 'action', None), ('Outcome', 'outcome', None),
+    ('Changes', 'changes', columns.ChangesColumn),
+    ('Findings', 'findings', columns.FindingsColumn),
+    ('Reason', 'reason', None), ('Note', 'note', None),
+)

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import sys
 from typing import Optional
 
 from glance_virtio.services import glance
@@ -193,6 +194,14 @@ def verify_images(conn, images, target, options, policy, cache_dir,
             if progress:
                 progress(outcomes[-1])
         return outcomes
+
+
+def progress(outcome):
+    """The line a finished canary writes on stderr."""
+    sys.stderr.write('canary %s %s: %s%s\n' % (
+        outcome.image_id, outcome.name, outcome.verdict,
+        ' (%s)' % outcome.result.verdict.marker
+        if outcome.result.verdict.marker else ''))
 
 
 def exit_code(outcomes, strict=False):

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from typing import Optional, Tuple
 
-from glance_virtio import explain
+from glance_virtio.knowledge import explain
 
 # libvirt's SCSI controller models and the QEMU device each becomes
 # (src/qemu/qemu_command.c qemuBuildControllerSCSIDevStr).

@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from glance_virtio import explain
+from glance_virtio.knowledge import explain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from tests.fixtures import images
 from tests.functional.conftest import run
 

@@ -9,8 +9,9 @@ from cliff.formatters import value
 from cliff.formatters import yaml_format
 import yaml
 
-from glance_virtio.cli import audit
+from glance_virtio.kinds import images
 from glance_virtio.cli import common
+from glance_virtio import columns
 
 FOUND = [{'rule': 'GV023', 'severity': 'warning', 'message': 'bus'},
          {'rule': 'GV023', 'severity': 'warning', 'message': 'model'},
@@ -18,18 +19,18 @@ FOUND = [{'rule': 'GV023', 'severity': 'warning', 'message': 'bus'},
 
 
 def test_findings_column_names_each_rule_once_in_tables():
-    column = common.FindingsColumn(FOUND)
+    column = columns.FindingsColumn(FOUND)
     assert column.human_readable() == 'GV023, GV001'
     assert column.machine_readable() == FOUND
     # An empty cell is empty, as in OSC's tables.
-    assert common.FindingsColumn([]).human_readable() == ''
+    assert columns.FindingsColumn([]).human_readable() == ''
 
 
 def row():
     # Two columns built on one list, as audit's Findings and Details are.
-    return ('id-1', common.DictColumn({'virtio_blk': 'unknown'}),
-            common.FindingsColumn(FOUND), common.MessagesColumn(FOUND),
-            common.ListColumn(['a', 'b']), None)
+    return ('id-1', columns.DictColumn({'virtio_blk': 'unknown'}),
+            columns.FindingsColumn(FOUND), columns.MessagesColumn(FOUND),
+            columns.ListColumn(['a', 'b']), None)
 
 
 NAMES = ('ID', 'Readiness', 'Findings', 'Details', 'Kernels', 'VIF Model')
@@ -72,19 +73,19 @@ def test_absent_values_are_empty_cells_in_tables_and_null_in_json():
     rows = [('a', None, '')]
     table = argparse.Namespace(formatter='table')
     as_json = argparse.Namespace(formatter='json')
-    assert common.cells(table, rows) == [('a', '', '')]
-    assert common.cells(as_json, rows) == [('a', None, None)]
+    assert columns.cells(table, rows) == [('a', '', '')]
+    assert columns.cells(as_json, rows) == [('a', None, None)]
 
 
 def test_a_long_column_named_with_c_is_included():
     parsed = argparse.Namespace(formatter='table', long=False,
                                 columns=['Name', 'Severity'])
-    assert common.wants_long(parsed, audit.LONG_COLUMNS)
+    assert columns.wants_long(parsed, images.AUDIT_LONG)
     parsed.columns = ['Name']
-    assert not common.wants_long(parsed, audit.LONG_COLUMNS)
+    assert not columns.wants_long(parsed, images.AUDIT_LONG)
     parsed.columns = []
     parsed.formatter = 'yaml'
-    assert common.wants_long(parsed, audit.LONG_COLUMNS)
+    assert columns.wants_long(parsed, images.AUDIT_LONG)
 
 
 def test_scsi_model_option_is_case_insensitive_in_set_and_explain():

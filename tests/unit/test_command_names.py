@@ -28,7 +28,7 @@ def word(text, index):
 
 def test_no_string_names_a_command_of_one_binary():
     # Messages and help are shared by `glance-virtio X` and
-    # `openstack image virtio-X`: common.invoked() names the command.
+    # `openstack image virtio-X`: usage.invoked() names the command.
     found = []
     for path in sorted(PACKAGE.rglob('*.py')):
         tree = ast.parse(path.read_text(), str(path))

@@ -1,6 +1,6 @@
 import pytest
 
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import model
 
 

@@ -1,6 +1,6 @@
 """explain: what the guest sees, from properties (nova blockinfo rules)."""
 
-from glance_virtio import explain as ex
+from glance_virtio.knowledge import explain as ex
 
 ALL = ex.Options(config_drive=True, ephemeral=True, swap=True)
 

@@ -10,11 +10,11 @@ import types
 import pytest
 
 from glance_virtio import conf
-from glance_virtio import detect
-from glance_virtio import explain
-from glance_virtio import machine
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import explain
+from glance_virtio.knowledge import machine
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from tests.unit import nova_source
 
 UTILS = 'nova/virt/libvirt/utils.py'

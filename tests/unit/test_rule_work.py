@@ -12,10 +12,10 @@ import pytest
 
 from bench import catalogue
 from glance_virtio import audit
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import model
 from glance_virtio import plan
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 from tests.unit import test_rules
 
 SAMPLES = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',

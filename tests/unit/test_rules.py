@@ -2,9 +2,9 @@
 
 import pytest
 
-from glance_virtio import detect
+from glance_virtio.knowledge import detect
 from glance_virtio import model
-from glance_virtio import rules
+from glance_virtio.knowledge import rules
 
 UBUNTU = {'os_type': 'linux', 'os_distro': 'ubuntu', 'os_version': '22.04'}
 GOOD = dict(UBUNTU, hw_disk_bus='scsi', hw_scsi_model='virtio-scsi')

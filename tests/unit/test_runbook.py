@@ -2,7 +2,7 @@
 
 import shlex
 
-from glance_virtio import explain
+from glance_virtio.knowledge import explain
 from glance_virtio import model
 from glance_virtio import plan
 from glance_virtio import runbook

@@ -293,13 +293,12 @@ def test_conflict_and_refused_state_change_nothing(monkeypatch):
 
 
 def test_every_column_of_a_snapshot_row_formats():
-    from glance_virtio.cli import common
-    from glance_virtio.cli import volume as cli
+    from glance_virtio import columns
     vol = volume.to_volume(body(meta=meta(**UBUNTU)))
     snap = volume.to_snapshot({'id': 's1', 'volume_id': 'v1'})
     rows = volume.audit_rows([vol], {'img1': 'deleted'}, model.Policy(),
                              [snap])
-    _, data = common.table(cli.AUDIT_COLUMNS + cli.AUDIT_LONG, rows)
+    _, data = columns.table(volume.AUDIT_COLUMNS + volume.AUDIT_LONG, rows)
     for row in data:
         for cell in row:
             if hasattr(cell, 'machine_readable'):

@@ -15,8 +15,8 @@ import sys
 import pyregf
 import pytest
 
-from glance_virtio.cli.common import EXIT_FAILED
-from glance_virtio import detect
+from glance_virtio.engine import EXIT_FAILED
+from glance_virtio.knowledge import detect
 from glance_virtio import model
 from glance_virtio.inspect import windows
 

@@ -1,8 +1,9 @@
 """Architecture, machine type and cdrom bus as Nova's libvirt driver sets them.
 
 Pure: effective image properties and the site's per-architecture
-[libvirt]hw_machine_type in, plain values out. rules.py and explain.py both
-use these; tests/unit/test_nova_oracle.py checks them against Nova.
+[libvirt]hw_machine_type in, plain values out. knowledge.rules and
+knowledge.explain both use these; tests/unit/test_nova_oracle.py checks
+them against Nova.
 """
 
 import re

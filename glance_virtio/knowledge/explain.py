@@ -13,9 +13,9 @@ import dataclasses
 import re
 from typing import Optional, Tuple
 
-from glance_virtio import detect
-from glance_virtio import machine as machine_
-from glance_virtio import rules
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import machine as machine_
+from glance_virtio.knowledge import rules
 
 BLOCKINFO = 'nova/virt/libvirt/blockinfo.py'
 INSTANCE_DIR = '/var/lib/nova/instances/INSTANCE-UUID/'
@@ -582,3 +582,24 @@ def explain(props, default_machine='pc', bus=None, scsi_model=None,
     return Explanation(before, after,
                        guest_checks(inspection, before, after,
                                     bus or current))
+
+
+def explain_images(images, policy, bus=None, scsi_model=None, machine=None,
+                   inspections=None, options=Options()):
+    """[(image, Explanation.to_dict(), or None for an image not read)].
+
+    --bus scsi without a model takes the site's default_scsi_model.
+    """
+    scsi_model = scsi_model or (
+        policy.default_scsi_model if bus == 'scsi' else None)
+    inspections = inspections or {}
+    return [(image, None if image.error else explain(
+        image.properties, policy.machine_types, bus, scsi_model, machine,
+        inspections.get(image.id), options, image.disk_format).to_dict())
+        for image in images]
+
+
+def has_errors(data):
+    """Whether the current or the target state of to_dict() has an error."""
+    return bool(data['current']['errors'] or (
+        data['target'] and data['target']['errors']))

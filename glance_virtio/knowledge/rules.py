@@ -4,8 +4,8 @@ import dataclasses
 import functools
 from typing import Callable, Mapping, Optional
 
-from glance_virtio import detect
-from glance_virtio import machine
+from glance_virtio.knowledge import detect
+from glance_virtio.knowledge import machine
 from glance_virtio import model
 from glance_virtio.model import ERROR, INFO, NOT_READY, READY, UNKNOWN, WARNING
 
@@ -396,16 +396,24 @@ def _bus_words(facts, policy):
     return '%s=%s' % (key, bus)
 
 
+def _missing(facts, ctx, family):
+    """(driver, verdict) when a guest of family lacks its boot bus driver."""
+    if facts.os.family != family:
+        return None
+    driver, verdict = _driver_state(facts, disk_bus(facts, ctx.policy))
+    if verdict is not None and verdict.state == NOT_READY:
+        return driver, verdict
+    return None
+
+
 @rule('GV010', ERROR, 'Windows boot bus driver missing', BSOD)
 def _windows_missing(facts, ctx):
-    if facts.os.family != 'windows':
-        return
-    bus = disk_bus(facts, ctx.policy)
-    driver, verdict = _driver_state(facts, bus)
-    if verdict is not None and verdict.state == NOT_READY:
+    missing = _missing(facts, ctx, 'windows')
+    if missing:
         yield ('Windows on %s without a boot-start %s driver '
                'blue-screens with INACCESSIBLE_BOOT_DEVICE (%s)'
-               % (_bus_words(facts, ctx.policy), driver, verdict.reason))
+               % (_bus_words(facts, ctx.policy), missing[0],
+                  missing[1].reason))
 
 
 @rule('GV011', ERROR, 'Windows boot bus driver unproven', BSOD)
@@ -425,13 +433,11 @@ def _windows_unproven(facts, ctx):
 
 @rule('GV012', ERROR, 'Linux guest lacks the boot bus driver', LINUX_DRIVERS)
 def _linux_missing(facts, ctx):
-    if facts.os.family != 'linux':
-        return
-    bus = disk_bus(facts, ctx.policy)
-    driver, verdict = _driver_state(facts, bus)
-    if verdict is not None and verdict.state == NOT_READY:
+    missing = _missing(facts, ctx, 'linux')
+    if missing:
         yield ('%s needs %s at boot: %s; the guest drops to a rescue shell'
-               % (_bus_words(facts, ctx.policy), driver, verdict.reason))
+               % (_bus_words(facts, ctx.policy), missing[0],
+                  missing[1].reason))
 
 
 @rule('GV013', WARNING, 'Linux guest boot bus driver unknown', LINUX_DRIVERS)
