@@ -1,6 +1,7 @@
 """Pieces the commands share: options, config, login, the change commands."""
 
 import argparse
+import io
 import logging
 import os
 
@@ -76,6 +77,16 @@ class Lister(Help, lister.Lister):
         self._exit = 0
         result = super().run(parsed_args)
         return result or self._exit
+
+    def produce_output(self, parsed_args, column_names, data):
+        # cliff's formatters write a token at a time (json.dump: 0.4 s
+        # for 2,000 audit rows into a pipe); the table is written at once.
+        stdout, self.app.stdout = self.app.stdout, io.StringIO()
+        try:
+            return super().produce_output(parsed_args, column_names, data)
+        finally:
+            text, self.app.stdout = self.app.stdout.getvalue(), stdout
+            stdout.write(text)
 
 
 def short_name(cmd):
