@@ -1,7 +1,6 @@
 """Pieces the commands share: options, config, login, the change commands."""
 
 import argparse
-import io
 import logging
 import os
 
@@ -79,14 +78,40 @@ class Lister(Help, lister.Lister):
         return result or self._exit
 
     def produce_output(self, parsed_args, column_names, data):
-        # cliff's formatters write a token at a time (json.dump: 0.4 s
-        # for 2,000 audit rows into a pipe); the table is written at once.
-        stdout, self.app.stdout = self.app.stdout, io.StringIO()
+        stdout = self.app.stdout
+        self.app.stdout = Chunked(stdout)
         try:
             return super().produce_output(parsed_args, column_names, data)
         finally:
-            text, self.app.stdout = self.app.stdout.getvalue(), stdout
-            stdout.write(text)
+            self.app.stdout.flush()
+            self.app.stdout = stdout
+
+
+class Chunked:
+    """Passes writes on to out 64 KiB at a time.
+
+    cliff's formatters write a token at a time: json.dump of 2,000 audit
+    rows took 0.4 s into a pipe, against 0.05 s as one write.
+    """
+
+    SIZE = 1 << 16
+
+    def __init__(self, out):
+        self.out, self.parts, self.size = out, [], 0
+
+    def write(self, text):
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size >= self.SIZE:
+            self.flush()
+
+    def flush(self):
+        self.out.write(''.join(self.parts))
+        self.parts, self.size = [], 0
+        self.out.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.out, name)
 
 
 def short_name(cmd):
