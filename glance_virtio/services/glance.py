@@ -182,14 +182,20 @@ def _detail(resp):
 def list_images(conn, filters=None, name_pattern=None, both_ends=False):
     """Yield every image matching the server-side filters, page by page.
 
-    both_ends: read from the newest and the oldest image at once (see
-    list_image_bodies), for listings of the whole catalogue.
+    both_ends: read from the newest and the oldest image at once
+    (paging.both_ends), for listings of the whole catalogue; each page
+    becomes Images as it arrives.
     """
-    for item in list_image_bodies(conn, filters, both_ends=both_ends):
-        if name_pattern and not fnmatch.fnmatchcase(
-                item.get('name') or '', name_pattern):
-            continue
-        yield to_image(item)
+    if both_ends:
+        def fetch(oldest, marker, limit):
+            page, more = _image_page(conn, filters, oldest, marker, limit)
+            return [to_image(b) for b in page], more
+        images = paging.both_ends(fetch, PAGE_SIZE, key=lambda i: i.id)
+    else:
+        images = (to_image(b) for b in list_image_bodies(conn, filters))
+    for image in images:
+        if not name_pattern or fnmatch.fnmatchcase(image.name, name_pattern):
+            yield image
 
 
 def list_image_bodies(conn, filters=None, both_ends=False,
