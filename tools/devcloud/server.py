@@ -364,16 +364,6 @@ class Daemon(Service):
         return [VENV / 'bin' / 'python', '-c', DAEMON_LAUNCHER, self.name,
                 self.main, '--config-file', self.conf]
 
-    def group_size(self, pid):
-        """How many live processes are in pid's process group."""
-        count = 0
-        for entry in os.listdir('/proc'):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                stat = Path('/proc/%s/stat' % entry).read_text()
-                fields = stat.rsplit(')', 1)[1].split()
-                count += fields[0] != 'Z' and int(fields[2]) == pid
-        return count
-
     def check_port(self):
         pass
 
