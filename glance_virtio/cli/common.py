@@ -14,6 +14,7 @@ from glance_virtio import conf
 from glance_virtio import engine
 from glance_virtio.knowledge import rules
 from glance_virtio import model
+from glance_virtio import output
 from glance_virtio import report
 from glance_virtio.services import glance
 from glance_virtio.services import session
@@ -79,39 +80,12 @@ class Lister(Help, lister.Lister):
 
     def produce_output(self, parsed_args, column_names, data):
         stdout = self.app.stdout
-        self.app.stdout = Chunked(stdout)
+        self.app.stdout = output.Chunked(stdout)
         try:
             return super().produce_output(parsed_args, column_names, data)
         finally:
             self.app.stdout.flush()
             self.app.stdout = stdout
-
-
-class Chunked:
-    """Passes writes on to out 64 KiB at a time.
-
-    cliff's formatters write a token at a time: json.dump of 2,000 audit
-    rows took 0.4 s into a pipe, against 0.05 s as one write.
-    """
-
-    SIZE = 1 << 16
-
-    def __init__(self, out):
-        self.out, self.parts, self.size = out, [], 0
-
-    def write(self, text):
-        self.parts.append(text)
-        self.size += len(text)
-        if self.size >= self.SIZE:
-            self.flush()
-
-    def flush(self):
-        self.out.write(''.join(self.parts))
-        self.parts, self.size = [], 0
-        self.out.flush()
-
-    def __getattr__(self, name):
-        return getattr(self.out, name)
 
 
 def short_name(cmd):

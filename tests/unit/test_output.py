@@ -3,7 +3,7 @@
 import io
 import json
 
-from glance_virtio.cli import common
+from glance_virtio import output
 
 
 class Counting(io.StringIO):
@@ -20,9 +20,9 @@ def test_a_json_document_is_written_in_chunks_unchanged():
             for n in range(2000)]
     direct, out = Counting(), Counting()
     json.dump(rows, direct, indent=2)
-    chunked = common.Chunked(out)
+    chunked = output.Chunked(out)
     json.dump(rows, chunked, indent=2)
     chunked.flush()
     assert out.getvalue() == direct.getvalue()
     assert direct.writes > 20000
-    assert out.writes <= len(out.getvalue()) // common.Chunked.SIZE + 2
+    assert out.writes <= len(out.getvalue()) // output.Chunked.SIZE + 2
