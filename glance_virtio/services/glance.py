@@ -182,18 +182,11 @@ def _detail(resp):
 def list_images(conn, filters=None, name_pattern=None, both_ends=False):
     """Yield every image matching the server-side filters, page by page.
 
-    both_ends: read from the newest and the oldest image at once
-    (paging.both_ends), for listings of the whole catalogue; each page
-    becomes Images as it arrives.
+    both_ends: as list_image_bodies; each page becomes Images as it
+    arrives.
     """
-    if both_ends:
-        def fetch(oldest, marker, limit):
-            page, more = _image_page(conn, filters, oldest, marker, limit)
-            return [to_image(b) for b in page], more
-        images = paging.both_ends(fetch, PAGE_SIZE, key=lambda i: i.id)
-    else:
-        images = (to_image(b) for b in list_image_bodies(conn, filters))
-    for image in images:
+    for image in _walk(conn, filters, both_ends, PAGE_SIZE, to_image,
+                       lambda i: i.id):
         if not name_pattern or fnmatch.fnmatchcase(image.name, name_pattern):
             yield image
 
@@ -206,18 +199,24 @@ def list_image_bodies(conn, filters=None, both_ends=False,
     one from each end (paging.both_ends), which Glance's worker processes
     serve in parallel; less than two pages are read twice.
     """
-    if not both_ends:
-        marker, more = None, True
-        while more:
-            page, more = _image_page(conn, filters, False, marker, page_size)
-            yield from page
-            marker = page[-1]['id'] if page else None
-            more = more and marker is not None
-        return
+    return _walk(conn, filters, both_ends, page_size, lambda b: b,
+                 lambda b: b['id'])
 
+
+def _walk(conn, filters, both_ends, page_size, make, key):
+    """Every image matching filters, as make(body), in Glance's order."""
     def fetch(oldest, marker, limit):
-        return _image_page(conn, filters, oldest, marker, limit)
-    yield from paging.both_ends(fetch, page_size)
+        page, more = _image_page(conn, filters, oldest, marker, limit)
+        return [make(b) for b in page], more
+    if both_ends:
+        yield from paging.both_ends(fetch, page_size, key)
+        return
+    marker, more = None, True
+    while more:
+        page, more = fetch(False, marker, page_size)
+        yield from page
+        marker = key(page[-1]) if page else None
+        more = more and marker is not None
 
 
 def _image_page(conn, filters, oldest, marker, limit):
